@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './engine/backend.js';
+export * from './engine/gemm.js';
