@@ -1,16 +1,47 @@
 #!/usr/bin/env node
-import { initEngine } from '@vqkit/core';
+/**
+ * The `vqkit` command line: a thin wrapper over the library packages. Each
+ * subcommand lives in `commands/` and only parses flags, calls the library
+ * and prints.
+ */
+import { Command, CommanderError } from 'commander';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { registerInfo } from './commands/info.js';
+import { reportError } from './errors.js';
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
-  if (argv[0] === 'info') {
-    const info = await initEngine();
-    console.log(`backend: ${info.description}`);
-    return 0;
-  }
-  console.error('usage: vqkit info');
-  return 2;
+export function buildProgram(): Command {
+  const program = new Command('vqkit')
+    .description('discrete tokenizers (VQ-VAE) for images, speech and video, and a Transformer prior')
+    .option('--backend <name>', 'compute backend: auto, tfjs-node, vqkit-cpu or cpu (env VQKIT_BACKEND)')
+    .option('--threads <n>', 'worker threads for vqkit-cpu (env VQKIT_THREADS; default all cores)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerInfo(program);
+  return program;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then((code) => process.exit(code));
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    return reportError(err);
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
 }
