@@ -1,2 +1,3 @@
 export {};
 export * from './io.js';
+export * from './data/idx.js';
