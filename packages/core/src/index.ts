@@ -12,3 +12,5 @@ export * from './nn/norm.js';
 export * from './nn/residual.js';
 export * from './nn/safetensors.js';
 export * from './nn/serialize.js';
+export * from './checkpoint/checkpoint.js';
+export * from './engine/cpu/index.js';
