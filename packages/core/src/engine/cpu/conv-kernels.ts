@@ -1,0 +1,151 @@
+/**
+ * NHWC 2-D convolutions as GEMMs (conv1d and conv2dTranspose route here too):
+ *
+ *   forward          Y[M×N]  = col(X)[M×K] · W[K×N]
+ *   backprop filter  dW[K×N] = col(X)ᵀ · dY
+ *   backprop input   dX      = col2im(dY · Wᵀ)
+ *
+ * with M = batch·outH·outW, K = filterH·filterW·inC, N = outC. A 1×1,
+ * stride-1, unpadded convolution skips im2col: X already is the M×K matrix.
+ * NCHW and non-float32 inputs go to the original `cpu` kernels.
+ */
+import { backend_util, type KernelFunc } from '@tensorflow/tfjs-core';
+import type { GemmEngine } from '../gemm.js';
+import { finishFused } from './epilogue.js';
+import { col2im, colCols, colRows, im2col, isPointwise, type ConvGeometry } from './im2col.js';
+import { allFloat32, asKernelFunc, callKernel, float32Values, ScratchBuffer, type CpuKernelArgs } from './tensor-data.js';
+
+type Shape4 = [number, number, number, number];
+type ExplicitPadding = backend_util.ExplicitPadding;
+type PadAttr = 'valid' | 'same' | number | ExplicitPadding;
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+
+/** Column-matrix memory shared by all convolution kernels of one backend. */
+export class ConvScratch {
+  readonly col = new ScratchBuffer();
+  release(): void {
+    this.col.release();
+  }
+}
+
+function isChannelsLast(dataFormat: unknown): boolean {
+  return dataFormat === undefined || dataFormat === 'NHWC' || dataFormat === 'channelsLast';
+}
+
+function convInfo(xShape: number[], filterShape: number[], attrs: CpuKernelArgs['attrs'], withDilations: boolean): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    attrs!.strides as number | [number, number],
+    withDilations ? ((attrs!.dilations as number | [number, number] | undefined) ?? 1) : 1,
+    attrs!.pad as PadAttr,
+    attrs!.dimRoundingMode as RoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+/** Y = conv2d(x, w) into a fresh array. */
+export function convForward(gemm: GemmEngine, scratch: ConvScratch, x: Float32Array, w: Float32Array, g: ConvGeometry): Float32Array {
+  const m = colRows(g);
+  const k = colCols(g);
+  const n = g.outChannels;
+  const y = new Float32Array(m * n);
+  if (y.length === 0 || k === 0) return y;
+  let a = x;
+  if (!isPointwise(g)) {
+    a = scratch.col.get(m * k);
+    im2col(x, g, a);
+  }
+  gemm.sgemm({ m, n, k, a, b: w, c: y });
+  return y;
+}
+
+/** dW = col(x)ᵀ · dy into a fresh array (filter layout HWIO). */
+export function convBackpropFilter(gemm: GemmEngine, scratch: ConvScratch, x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array {
+  const m = colRows(g);
+  const k = colCols(g);
+  const n = g.outChannels;
+  const dw = new Float32Array(k * n);
+  if (dw.length === 0 || m === 0) return dw;
+  let a = x;
+  if (!isPointwise(g)) {
+    a = scratch.col.get(m * k);
+    im2col(x, g, a);
+  }
+  gemm.sgemm({ m: k, n, k: m, a, b: dy, c: dw, transA: true });
+  return dw;
+}
+
+/** dX = col2im(dy · wᵀ) into a fresh array (NHWC, the forward input's shape). */
+export function convBackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Float32Array, w: Float32Array, g: ConvGeometry): Float32Array {
+  const m = colRows(g);
+  const k = colCols(g);
+  const n = g.outChannels;
+  const dx = new Float32Array(g.batchSize * g.inHeight * g.inWidth * g.inChannels);
+  if (dx.length === 0 || m === 0 || n === 0) return dx;
+  if (isPointwise(g)) {
+    gemm.sgemm({ m, n: k, k: n, a: dy, b: w, c: dx, transB: true });
+    return dx;
+  }
+  const col = scratch.col.get(m * k);
+  gemm.sgemm({ m, n: k, k: n, a: dy, b: w, c: col, transB: true });
+  col2im(col, g, dx);
+  return dx;
+}
+
+export function createConv2D(gemm: GemmEngine, scratch: ConvScratch, original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const filter = inputs.filter!;
+    if (!allFloat32(x, filter) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
+    const info = convInfo(x.shape, filter.shape, attrs, true);
+    const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info);
+    return backend.makeTensorInfo(info.outShape, 'float32', y);
+  });
+}
+
+export function createFusedConv2D(gemm: GemmEngine, scratch: ConvScratch, original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const filter = inputs.filter!;
+    if (!allFloat32(x, filter) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
+    const info = convInfo(x.shape, filter.shape, attrs, true);
+    const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info);
+    return finishFused(backend, info.outShape, y, {
+      bias: inputs.bias ?? undefined,
+      activation: attrs?.activation as string | undefined,
+      preluActivationWeights: inputs.preluActivationWeights ?? undefined,
+      leakyreluAlpha: attrs?.leakyreluAlpha as number | undefined,
+    });
+  });
+}
+
+/** Like tfjs-cpu, the backprop kernels ignore dilations (tfjs rejects dilated conv gradients). */
+export function createConv2DBackpropInput(gemm: GemmEngine, scratch: ConvScratch, original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const dy = inputs.dy!;
+    const filter = inputs.filter!;
+    if (!allFloat32(dy, filter) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
+    const inputShape = attrs!.inputShape as number[];
+    const info = convInfo(inputShape, filter.shape, attrs, false);
+    const dx = convBackpropInput(gemm, scratch, float32Values(backend, dy), float32Values(backend, filter), info);
+    return backend.makeTensorInfo(info.inShape, 'float32', dx);
+  });
+}
+
+export function createConv2DBackpropFilter(gemm: GemmEngine, scratch: ConvScratch, original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const dy = inputs.dy!;
+    if (!allFloat32(x, dy) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
+    const filterShape = attrs!.filterShape as number[];
+    const info = convInfo(x.shape, filterShape, attrs, false);
+    const dw = convBackpropFilter(gemm, scratch, float32Values(backend, x), float32Values(backend, dy), info);
+    return backend.makeTensorInfo(info.filterShape, 'float32', dw);
+  });
+}

@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compareResults, randomArray, registerParityBackends, runOnBackend, seededRandom } from './parity-harness.js';
+import { unregisterVqkitCpuBackend } from './register.js';
+
+const backends = await registerParityBackends('elementwise-parity');
+afterAll(() => backends.forEach((b) => unregisterVqkitCpuBackend(b.name)));
+
+const TOLERANCE = 1e-4;
+const size = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
+
+describe.each(backends)('element-wise and reduction kernels on $name', ({ name }) => {
+  it('Add/Sub/Mul/Div match tfjs cpu for same-shape, scalar, bias and general broadcasts', async () => {
+    const random = seededRandom(21);
+    const pairs: [number[], number[]][] = [
+      [[4, 5, 6], [4, 5, 6]],
+      [[4, 5, 6], []],
+      [[], [3, 2]],
+      [[4, 5, 6], [6]],
+      [[6], [4, 5, 6]],
+      [[4, 5, 6], [1, 5, 6]],
+      [[1, 1, 6], [4, 5, 6]],
+      [[3], [1, 3]],
+      [[4, 5, 6], [4, 1, 6]], // general broadcast: delegated to the original kernel
+      [[4, 1], [1, 5]],
+      [[2, 0, 3], [3]],
+    ];
+    for (const [aShape, bShape] of pairs) {
+      const a = randomArray(random, size(aShape));
+      const b = randomArray(random, size(bShape)).map((v) => v + 2); // keep divisors away from 0
+      const fn = () => {
+        const ta = tf.tensor(a, aShape);
+        const tb = tf.tensor(b, bShape);
+        return [tf.add(ta, tb), tf.sub(ta, tb), tf.mul(ta, tb), tf.div(ta, tb)];
+      };
+      const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
+      expect(err, `${aShape} op ${bShape}`).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
+  it('keeps int32 arithmetic exact and int32-typed', async () => {
+    await tf.setBackend(name);
+    const r = tf.tidy(() => tf.add(tf.tensor1d([1, 2, 3], 'int32'), tf.scalar(2, 'int32')));
+    expect(r.dtype).toBe('int32');
+    expect(Array.from(r.dataSync())).toEqual([3, 4, 5]);
+    r.dispose();
+  });
+
+  it('Relu, Step and the ReLU gradient match tfjs cpu, including NaN', async () => {
+    const x = Float32Array.from([-2, -0, 0, 0.5, 3, NaN]);
+    await tf.setBackend(name);
+    const [relu, step, grad] = tf.tidy(() => {
+      const t = tf.tensor1d(x);
+      return [tf.relu(t), tf.step(t, 0.25), tf.grad((v: tf.Tensor) => tf.sum(tf.relu(v)))(t)];
+    });
+    expect(Array.from(relu!.dataSync())).toEqual([0, 0, 0, 0.5, 3, NaN]);
+    expect(Array.from(step!.dataSync())).toEqual([0.25, 0.25, 0.25, 1, 1, NaN]);
+    expect(Array.from(grad!.dataSync())).toEqual([0, 0, 0, 1, 1, NaN]);
+    tf.dispose([relu!, step!, grad!]);
+  });
+
+  it('Sum matches tfjs cpu over leading, trailing, all and interior axes, with keepDims', async () => {
+    const random = seededRandom(22);
+    const x = randomArray(random, 3 * 4 * 5 * 6);
+    const axesList: (number | number[] | undefined)[] = [undefined, 0, [0, 1, 2], -1, [2, 3], [1, 2, 3], 1, [0, 2], []];
+    for (const axis of axesList) {
+      for (const keepDims of [false, true]) {
+        const fn = () => tf.sum(tf.tensor4d(x, [3, 4, 5, 6]), axis, keepDims);
+        const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
+        expect(err, `axis ${JSON.stringify(axis)} keepDims ${keepDims}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+  });
+});

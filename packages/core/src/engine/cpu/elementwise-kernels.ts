@@ -1,0 +1,106 @@
+/**
+ * Tight typed-array loops for the element-wise kernels that dominate a
+ * training step once the GEMMs are fast: tfjs-cpu's versions go through a
+ * per-element callback and, when broadcasting, per-element index
+ * arithmetic with array allocations. We take the common float32 cases
+ * (same shape, scalar, and a trailing-axes operand such as a bias) and
+ * hand everything else to the original kernel.
+ */
+import { broadcast_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+/** True when `shape`, without its leading 1s, is a suffix of `outShape` (so it repeats every `size` elements). */
+function isTrailingOf(shape: readonly number[], outShape: readonly number[]): boolean {
+  let start = 0;
+  while (start < shape.length && shape[start] === 1) start++;
+  const rest = shape.length - start;
+  if (rest > outShape.length) return false;
+  for (let i = 0; i < rest; i++) if (shape[start + i] !== outShape[outShape.length - rest + i]) return false;
+  return true;
+}
+
+/** out[i] = a[i] op b[i % bn] when `bFull` is false; symmetric variant when `aRepeats`. */
+function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  const n = out.length;
+  const an = a.length;
+  const bn = b.length;
+  if (an === n && bn === n) {
+    switch (op) {
+      case 'add': for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!; return;
+      case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!; return;
+      case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; return;
+      case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; return;
+    }
+  }
+  if (an === n) {
+    // b repeats along the trailing axes.
+    for (let base = 0; base < n; base += bn) {
+      switch (op) {
+        case 'add': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! + b[j]!; break;
+        case 'sub': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! - b[j]!; break;
+        case 'mul': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! * b[j]!; break;
+        case 'div': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! / b[j]!; break;
+      }
+    }
+    return;
+  }
+  for (let base = 0; base < n; base += an) {
+    switch (op) {
+      case 'add': for (let j = 0; j < an; j++) out[base + j] = a[j]! + b[base + j]!; break;
+      case 'sub': for (let j = 0; j < an; j++) out[base + j] = a[j]! - b[base + j]!; break;
+      case 'mul': for (let j = 0; j < an; j++) out[base + j] = a[j]! * b[base + j]!; break;
+      case 'div': for (let j = 0; j < an; j++) out[base + j] = a[j]! / b[base + j]!; break;
+    }
+  }
+}
+
+/** A float32 binary kernel with the same-shape / scalar / trailing-broadcast fast paths. */
+export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend } = args;
+    const a: TensorInfo = inputs.a!;
+    const b: TensorInfo = inputs.b!;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return callKernel(original, args);
+    const outShape = broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const size = sizeOf(outShape);
+    const aFull = sizeOf(a.shape) === size;
+    const bFull = sizeOf(b.shape) === size;
+    const fast = (aFull && (bFull || isTrailingOf(b.shape, outShape))) || (bFull && isTrailingOf(a.shape, outShape));
+    if (!fast || size === 0) return callKernel(original, args);
+    const out = new Float32Array(size);
+    applyBinary(op, float32Values(backend, a), float32Values(backend, b), out);
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  });
+}
+
+/** `Relu` on float32: `Math.max(0, x)` exactly as tfjs-cpu (NaN stays NaN). */
+export function createReluKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend } = args;
+    const x = inputs.x!;
+    if (x.dtype !== 'float32') return callKernel(original, args);
+    const xs = float32Values(backend, x);
+    const out = new Float32Array(xs.length);
+    for (let i = 0; i < xs.length; i++) out[i] = Math.max(0, xs[i]!);
+    return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
+  });
+}
+
+/** `Step` on float32 (ReLU's gradient is `dy * step(x)`): 1 when x > 0, else alpha; NaN stays NaN. */
+export function createStepKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    if (x.dtype !== 'float32') return callKernel(original, args);
+    const alpha = (attrs?.alpha as number | undefined) ?? 0;
+    const xs = float32Values(backend, x);
+    const out = new Float32Array(xs.length);
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i]!;
+      out[i] = v > 0 ? 1 : v !== v ? NaN : alpha;
+    }
+    return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
+  });
+}

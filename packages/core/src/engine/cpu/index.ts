@@ -1,0 +1,58 @@
+/**
+ * The `vqkit-cpu` backend: tfjs-cpu with GEMM-based convolution/matmul
+ * kernels and tight element-wise loops. Importing this module installs it as
+ * the fast-backend provider used by `initEngine` ('vqkit-cpu' and auto mode).
+ */
+import { setFastBackendProvider, type FastBackendProvider } from '../backend.js';
+import { referenceGemm, type GemmEngine } from '../gemm.js';
+import { registerVqkitCpuBackend } from './register.js';
+
+export { registerVqkitCpuBackend, unregisterVqkitCpuBackend, VQKIT_CPU_KERNELS, type VqkitCpuBackendOptions } from './register.js';
+
+/** The GEMM engine the backend runs on, and why it is not the fast one when it is not. */
+export interface LoadedGemm {
+  engine: GemmEngine;
+  /** Set when the WebAssembly engine could not be used and `referenceGemm` runs instead. */
+  fallbackReason?: string;
+}
+
+interface WasmGemmModule {
+  createWasmGemmEngine(options: { threads?: number }): Promise<GemmEngine>;
+}
+
+/** Loads the WebAssembly SIMD GEMM engine, falling back to the JavaScript reference with a reason. */
+export async function loadGemmEngine(threads: number | undefined): Promise<LoadedGemm> {
+  try {
+    // A computed specifier keeps the wasm engine an optional part of the build.
+    const specifier = '../wasm/index.js';
+    const mod = (await import(specifier)) as Partial<WasmGemmModule>;
+    if (typeof mod.createWasmGemmEngine !== 'function') throw new Error('the wasm module does not export createWasmGemmEngine');
+    return { engine: await mod.createWasmGemmEngine(threads === undefined ? {} : { threads }) };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { engine: referenceGemm, fallbackReason: `WebAssembly GEMM engine unavailable (${reason})` };
+  }
+}
+
+let active: { threads: number | undefined; gemm: LoadedGemm } | undefined;
+
+/** The GEMM engine behind the registered `vqkit-cpu` backend, if any. */
+export function vqkitCpuGemm(): LoadedGemm | undefined {
+  return active?.gemm;
+}
+
+export const vqkitCpuProvider: FastBackendProvider = {
+  async register(threads) {
+    if (!active || active.threads !== threads) {
+      const gemm = await loadGemmEngine(threads);
+      registerVqkitCpuBackend({ gemm: gemm.engine });
+      active?.gemm.engine.dispose();
+      active = { threads, gemm };
+    }
+    const { engine, fallbackReason } = active.gemm;
+    const threadText = `${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
+    return { description: fallbackReason ? `${engine.name}, ${threadText}; ${fallbackReason}` : `${engine.name}, ${threadText}` };
+  },
+};
+
+setFastBackendProvider(vqkitCpuProvider);

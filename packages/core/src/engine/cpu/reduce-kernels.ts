@@ -1,0 +1,46 @@
+/**
+ * `Sum` over leading or trailing axes without tfjs-cpu's transpose: the bias
+ * gradient (sum over batch/spatial axes, leaving channels) and row sums
+ * (last-axis reductions such as squared norms) are the common cases.
+ */
+import { backend_util, util, type KernelFunc } from '@tensorflow/tfjs-core';
+import { asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+
+export function createSumKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    if (x.dtype !== 'float32') return callKernel(original, args);
+    const rank = x.shape.length;
+    const axes = util.parseAxisParam(attrs!.axis as number | number[], x.shape).slice().sort((p, q) => p - q);
+    const unique = axes.every((v, i) => i === 0 || v !== axes[i - 1]);
+    if (!unique) return callKernel(original, args);
+    const leading = axes.every((v, i) => v === i);
+    const trailing = axes.every((v, i) => v === rank - axes.length + i);
+    if (!leading && !trailing) return callKernel(original, args);
+    const keepDims = Boolean(attrs!.keepDims);
+    const kept = x.shape.filter((_, d) => !axes.includes(d));
+    const outShape = keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
+    const outSize = sizeOf(kept);
+    const xs = float32Values(backend, x);
+    const out = new Float32Array(outSize);
+    if (trailing) {
+      // Each output sums a contiguous run (this also covers the all-axes case).
+      const run = outSize === 0 ? 0 : xs.length / outSize;
+      for (let i = 0; i < outSize; i++) {
+        let total = 0;
+        const base = i * run;
+        for (let j = 0; j < run; j++) total += xs[base + j]!;
+        out[i] = total;
+      }
+    } else {
+      // Column sums over contiguous rows of length outSize; accumulate in double precision like tfjs does.
+      const totals = new Float64Array(outSize);
+      for (let base = 0; outSize > 0 && base < xs.length; base += outSize) {
+        for (let j = 0; j < outSize; j++) totals[j] += xs[base + j]!;
+      }
+      out.set(totals);
+    }
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  });
+}

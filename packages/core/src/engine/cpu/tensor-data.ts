@@ -1,0 +1,69 @@
+/**
+ * Typed access to the storage of tfjs's CPU backend. Our kernels read and
+ * write the backend's Float32Arrays in place (no `dataSync` copies), exactly
+ * like tfjs-backend-cpu's own kernels do.
+ */
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+/** The argument tfjs passes to a kernel function (typed for the CPU backend). */
+export interface CpuKernelArgs {
+  inputs: NamedTensorInfoMap;
+  backend: MathBackendCPU;
+  attrs?: NamedAttrMap;
+}
+
+/** A kernel function specialised to the CPU backend. */
+export type CpuKernelFunc = (args: CpuKernelArgs) => TensorInfo | TensorInfo[];
+
+/** Converts our typed kernel to tfjs's loosely typed `KernelFunc`. */
+export function asKernelFunc(fn: CpuKernelFunc): KernelFunc {
+  return fn as unknown as KernelFunc;
+}
+
+/** Calls a tfjs kernel function (the original `cpu` implementation we delegate to). */
+export function callKernel(fn: KernelFunc, args: CpuKernelArgs): TensorInfo {
+  const out = fn(args as unknown as Parameters<KernelFunc>[0]);
+  if (Array.isArray(out)) throw new Error('internal: expected a kernel with a single output');
+  return out;
+}
+
+/** The values of a float32 tensor, without copying. */
+export function float32Values(backend: MathBackendCPU, tensor: TensorInfo): Float32Array {
+  const values = backend.data.get(tensor.dataId).values;
+  if (values instanceof Float32Array) return values;
+  // Complex or not-yet-materialised storage: let the backend produce the values.
+  const read = backend.readSync(tensor.dataId);
+  if (read instanceof Float32Array) return read;
+  throw new Error(`internal: tensor of dtype ${tensor.dtype} has no float32 storage`);
+}
+
+/** True when every tensor is float32 (the only dtype our fast paths handle). */
+export function allFloat32(...tensors: (TensorInfo | undefined)[]): boolean {
+  for (const t of tensors) if (t !== undefined && t.dtype !== 'float32') return false;
+  return true;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return size;
+}
+
+/**
+ * A grow-only scratch buffer. Kernels run synchronously and never re-enter,
+ * so one buffer per role is enough and avoids allocating (and zeroing) tens
+ * of megabytes per convolution.
+ */
+export class ScratchBuffer {
+  private buffer = new Float32Array(0);
+  /** A view of at least `length` floats; contents are unspecified. */
+  get(length: number): Float32Array {
+    if (this.buffer.length < length) this.buffer = new Float32Array(Math.max(length, Math.ceil(this.buffer.length * 1.5)));
+    return this.buffer.subarray(0, length);
+  }
+  /** Drops the memory (e.g. when the backend is removed). */
+  release(): void {
+    this.buffer = new Float32Array(0);
+  }
+}
