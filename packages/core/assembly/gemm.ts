@@ -1,0 +1,398 @@
+// Packed single-precision GEMM in the BLIS/GotoBLAS form, for WebAssembly SIMD.
+//
+// The module owns no memory of its own: it runs on a shared memory imported
+// from the host, every argument is a raw byte pointer into it, and it has no
+// static data (a shared memory would see data segments re-applied by every
+// instance, i.e. by every worker thread). The host lays out:
+//   - a task descriptor (see DESC_* below) describing a batch of products and
+//     how to split it across threads,
+//   - per-thread scratch holding the packed panels of A and B and one C tile.
+//
+// Two builds come out of this one source: with `--enable relaxed-simd` the
+// micro-kernel uses fused `f32x4.relaxed_madd`, otherwise mul + add.
+// `ASC_FEATURE_RELAXED_SIMD` is a compile-time constant, so each build holds
+// only its own branch.
+
+// Micro-tile: MR rows × NR columns of C held in 8 v128 registers. Wider tiles
+// spill on x64 (16 xmm registers) and were measured slower.
+const MR: i32 = 4;
+const NR: i32 = 8;
+
+// Task descriptor layout (i32 words, byte offset = 4 × index).
+const DESC_M: usize = 0;
+const DESC_N: usize = 4;
+const DESC_K: usize = 8;
+const DESC_A: usize = 12;
+const DESC_B: usize = 16;
+const DESC_C: usize = 20;
+const DESC_TRANS_A: usize = 24;
+const DESC_TRANS_B: usize = 28;
+const DESC_ACCUMULATE: usize = 32;
+const DESC_BATCH: usize = 36;
+const DESC_STRIDE_A: usize = 40;
+const DESC_STRIDE_B: usize = 44;
+const DESC_STRIDE_C: usize = 48;
+const DESC_THREADS: usize = 52;
+const DESC_SPLIT: usize = 56;
+const DESC_KC: usize = 60;
+const DESC_MC: usize = 64;
+const DESC_NC: usize = 68;
+/** Per-thread scratch base pointers start here, one i32 per thread. */
+const DESC_SCRATCH: usize = 128;
+
+/** How a task is divided among threads. */
+const SPLIT_BATCH: i32 = 0;
+const SPLIT_N: i32 = 1;
+const SPLIT_M: i32 = 2;
+
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(c, f32x4.mul(a, b));
+  }
+}
+
+@inline function roundUp(x: i32, multiple: i32): i32 {
+  return ((x + multiple - 1) / multiple) * multiple;
+}
+
+/**
+ * C[4×8] (=|+=) Ap·Bp over kc steps. `pa` is a packed A micro-panel (kc × MR,
+ * p-major), `pb` a packed B micro-panel (kc × NR, p-major), `c` has row stride
+ * `ldcBytes`. Kept out of line on purpose: V8 tiers hot functions up per call,
+ * so a small hot callee reaches optimized code even while the outer loop runs.
+ */
+function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, beta: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let p = 0;
+  // Unrolled by 2: halves loop overhead without adding live registers.
+  for (; p + 1 < kc; p += 2) {
+    let b0 = v128.load(pb);
+    let b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    b0 = v128.load(pb, 32);
+    b1 = v128.load(pb, 48);
+    a = v128.load32_splat(pa, 16);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 20);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 24);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 28);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    pa += 32;
+    pb += 64;
+  }
+  if (p < kc) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+  }
+  const c1 = c + ldcBytes;
+  const c2 = c1 + ldcBytes;
+  const c3 = c2 + ldcBytes;
+  if (beta) {
+    c00 = f32x4.add(c00, v128.load(c)); c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c1)); c11 = f32x4.add(c11, v128.load(c1, 16));
+    c20 = f32x4.add(c20, v128.load(c2)); c21 = f32x4.add(c21, v128.load(c2, 16));
+    c30 = f32x4.add(c30, v128.load(c3)); c31 = f32x4.add(c31, v128.load(c3, 16));
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c1, c10); v128.store(c1, c11, 16);
+  v128.store(c2, c20); v128.store(c2, c21, 16);
+  v128.store(c3, c30); v128.store(c3, c31, 16);
+}
+
+/** Transposes the 4×4 block held in rows r0..r3 and stores its columns at dst, dst+16, dst+32, dst+48 times `step`. */
+@inline function transposeStore4x4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, stepBytes: usize): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + stepBytes, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * stepBytes, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stepBytes, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) into MR-row micro-panels
+ * (each kc × MR, p-major), zero-padding the last panel to MR rows.
+ * op(A)[i, p] = A[i*lda + p], or A[p*lda + i] when transposed.
+ */
+function packA(a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const rows = min(MR, mc - ir);
+    const i = i0 + ir;
+    if (transA) {
+      let src = a + ((<usize>p0 * lda + i) << 2);
+      const ldaBytes = <usize>lda << 2;
+      if (rows == MR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, v128.load(src));
+          src += ldaBytes;
+          dst += 16;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let r = 0; r < MR; r++) {
+            store<f32>(dst + (r << 2), r < rows ? load<f32>(src + (r << 2)) : 0);
+          }
+          src += ldaBytes;
+          dst += 16;
+        }
+      }
+    } else {
+      const ldaBytes = <usize>lda << 2;
+      const row0 = a + ((<usize>i * lda + p0) << 2);
+      if (rows == MR) {
+        const row1 = row0 + ldaBytes;
+        const row2 = row1 + ldaBytes;
+        const row3 = row2 + ldaBytes;
+        let p = 0;
+        for (; p + 3 < kc; p += 4) {
+          const off = <usize>p << 2;
+          transposeStore4x4(v128.load(row0 + off), v128.load(row1 + off), v128.load(row2 + off), v128.load(row3 + off), dst, 16);
+          dst += 64;
+        }
+        for (; p < kc; p++) {
+          const off = <usize>p << 2;
+          store<f32>(dst, load<f32>(row0 + off));
+          store<f32>(dst, load<f32>(row1 + off), 4);
+          store<f32>(dst, load<f32>(row2 + off), 8);
+          store<f32>(dst, load<f32>(row3 + off), 12);
+          dst += 16;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          const off = <usize>p << 2;
+          for (let r = 0; r < MR; r++) {
+            store<f32>(dst + (r << 2), r < rows ? load<f32>(row0 + <usize>r * ldaBytes + off) : 0);
+          }
+          dst += 16;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs rows [p0, p0+kc) × cols [j0, j0+nc) of op(B) into NR-column
+ * micro-panels (each kc × NR, p-major), zero-padding the last one.
+ * op(B)[p, j] = B[p*ldb + j], or B[j*ldb + p] when transposed.
+ */
+function packB(b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  const ldbBytes = <usize>ldb << 2;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const j = j0 + jr;
+    if (!transB) {
+      let src = b + ((<usize>p0 * ldb + j) << 2);
+      if (cols == NR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          src += ldbBytes;
+          dst += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let c = 0; c < NR; c++) {
+            store<f32>(dst + (c << 2), c < cols ? load<f32>(src + (c << 2)) : 0);
+          }
+          src += ldbBytes;
+          dst += 32;
+        }
+      }
+    } else {
+      // Columns of op(B) are contiguous rows of B: transpose 4×4 blocks.
+      const col0 = b + ((<usize>j * ldb + p0) << 2);
+      if (cols == NR) {
+        const col1 = col0 + ldbBytes, col2 = col1 + ldbBytes, col3 = col2 + ldbBytes;
+        const col4 = col3 + ldbBytes, col5 = col4 + ldbBytes, col6 = col5 + ldbBytes, col7 = col6 + ldbBytes;
+        let p = 0;
+        for (; p + 3 < kc; p += 4) {
+          const off = <usize>p << 2;
+          transposeStore4x4(v128.load(col0 + off), v128.load(col1 + off), v128.load(col2 + off), v128.load(col3 + off), dst, 32);
+          transposeStore4x4(v128.load(col4 + off), v128.load(col5 + off), v128.load(col6 + off), v128.load(col7 + off), dst + 16, 32);
+          dst += 128;
+        }
+        for (; p < kc; p++) {
+          const off = <usize>p << 2;
+          for (let c = 0; c < NR; c++) {
+            store<f32>(dst + (c << 2), load<f32>(col0 + <usize>c * ldbBytes + off));
+          }
+          dst += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          const off = <usize>p << 2;
+          for (let c = 0; c < NR; c++) {
+            store<f32>(dst + (c << 2), c < cols ? load<f32>(col0 + <usize>c * ldbBytes + off) : 0);
+          }
+          dst += 32;
+        }
+      }
+    }
+  }
+}
+
+/** Sets C (m×n, row stride ldc) to zero: the k = 0 product. */
+function zeroMatrix(c: usize, ldc: i32, m: i32, n: i32): void {
+  for (let i = 0; i < m; i++) {
+    memory.fill(c + ((<usize>i * ldc) << 2), 0, <usize>n << 2);
+  }
+}
+
+/**
+ * One product C (=|+=) op(A)·op(B) on a sub-matrix: the three BLIS loops
+ * around the micro-kernel. Partial edge tiles are computed into `tile` and
+ * then copied/added into C so the micro-kernel never needs bounds checks.
+ */
+function gemmBlocked(
+  m: i32, n: i32, k: i32,
+  a: usize, lda: i32, transA: bool,
+  b: usize, ldb: i32, transB: bool,
+  c: usize, ldc: i32, accumulate: bool,
+  packedA: usize, packedB: usize, tile: usize,
+  kcMax: i32, mcMax: i32, ncMax: i32,
+): void {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) zeroMatrix(c, ldc, m, n);
+    return;
+  }
+  const ldcBytes = <usize>ldc << 2;
+  for (let jc = 0; jc < n; jc += ncMax) {
+    const nc = min(ncMax, n - jc);
+    for (let pc = 0; pc < k; pc += kcMax) {
+      const kc = min(kcMax, k - pc);
+      const beta = accumulate || pc > 0;
+      packB(b, ldb, transB, pc, kc, jc, nc, packedB);
+      for (let ic = 0; ic < m; ic += mcMax) {
+        const mc = min(mcMax, m - ic);
+        packA(a, lda, transA, ic, mc, pc, kc, packedA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const pb = packedB + ((<usize>jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const pa = packedA + ((<usize>ir * kc) << 2);
+            const cTile = c + ((<usize>(ic + ir) * ldc + jc + jr) << 2);
+            if (rows == MR && cols == NR) {
+              microKernel(kc, pa, pb, cTile, ldcBytes, beta);
+            } else {
+              microKernel(kc, pa, pb, tile, <usize>NR << 2, false);
+              for (let r = 0; r < rows; r++) {
+                const dstRow = cTile + <usize>r * ldcBytes;
+                const srcRow = tile + (<usize>(r * NR) << 2);
+                for (let q = 0; q < cols; q++) {
+                  const off = <usize>q << 2;
+                  const v = load<f32>(srcRow + off);
+                  store<f32>(dstRow + off, beta ? load<f32>(dstRow + off) + v : v);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The [start, end) share of `total` items for thread t of T, in whole units of `unit` items. */
+@inline function shareStart(total: i32, unit: i32, t: i32, threads: i32): i32 {
+  const units = (total + unit - 1) / unit;
+  return min(total, <i32>((<i64>units * t) / threads) * unit);
+}
+
+/**
+ * Runs thread `t`'s share of the task described at `desc`. Every thread (the
+ * host's main thread included) calls this with its own index; shares never
+ * overlap in C, so no synchronisation is needed inside.
+ */
+export function gemmTask(desc: usize, t: i32): void {
+  const m = load<i32>(desc, DESC_M);
+  const n = load<i32>(desc, DESC_N);
+  const k = load<i32>(desc, DESC_K);
+  const a = <usize>load<u32>(desc, DESC_A);
+  const b = <usize>load<u32>(desc, DESC_B);
+  const c = <usize>load<u32>(desc, DESC_C);
+  const transA = load<i32>(desc, DESC_TRANS_A) != 0;
+  const transB = load<i32>(desc, DESC_TRANS_B) != 0;
+  const accumulate = load<i32>(desc, DESC_ACCUMULATE) != 0;
+  const batch = load<i32>(desc, DESC_BATCH);
+  const strideA = <usize>load<u32>(desc, DESC_STRIDE_A) << 2;
+  const strideB = <usize>load<u32>(desc, DESC_STRIDE_B) << 2;
+  const strideC = <usize>load<u32>(desc, DESC_STRIDE_C) << 2;
+  const threads = load<i32>(desc, DESC_THREADS);
+  const split = load<i32>(desc, DESC_SPLIT);
+  const kc = load<i32>(desc, DESC_KC);
+  const mc = load<i32>(desc, DESC_MC);
+  const nc = load<i32>(desc, DESC_NC);
+  const scratch = <usize>load<u32>(desc + DESC_SCRATCH + (<usize>t << 2));
+  const packedA = scratch;
+  const packedB = packedA + ((<usize>roundUp(mc, MR) * kc) << 2);
+  const tile = packedB + ((<usize>roundUp(nc, NR) * kc) << 2);
+
+  const lda = transA ? m : k;
+  const ldb = transB ? k : n;
+  const ldc = n;
+
+  let b0 = 0, b1 = batch;
+  let i0 = 0, i1 = m;
+  let j0 = 0, j1 = n;
+  if (split == SPLIT_BATCH) {
+    b0 = shareStart(batch, 1, t, threads);
+    b1 = shareStart(batch, 1, t + 1, threads);
+  } else if (split == SPLIT_N) {
+    j0 = shareStart(n, NR, t, threads);
+    j1 = shareStart(n, NR, t + 1, threads);
+  } else if (split == SPLIT_M) {
+    i0 = shareStart(m, MR, t, threads);
+    i1 = shareStart(m, MR, t + 1, threads);
+  }
+  if (b0 >= b1 || i0 >= i1 || j0 >= j1) return;
+
+  // Offsets of the share's first row/column inside each operand.
+  const aOff: usize = transA ? <usize>i0 << 2 : (<usize>i0 * lda) << 2;
+  const bOff: usize = transB ? (<usize>j0 * ldb) << 2 : <usize>j0 << 2;
+  const cOff: usize = ((<usize>i0 * ldc) + j0) << 2;
+  for (let p = b0; p < b1; p++) {
+    gemmBlocked(
+      i1 - i0, j1 - j0, k,
+      a + <usize>p * strideA + aOff, lda, transA,
+      b + <usize>p * strideB + bOff, ldb, transB,
+      c + <usize>p * strideC + cOff, ldc, accumulate,
+      packedA, packedB, tile, kc, mc, nc,
+    );
+  }
+}
+
+/** Bytes of scratch one thread needs for the given blocking (packed A, packed B, one C tile). */
+export function scratchBytes(kc: i32, mc: i32, nc: i32): i32 {
+  return (roundUp(mc, MR) * kc + roundUp(nc, NR) * kc + MR * NR) << 2;
+}
+
+/** Split modes, exported so the host reads them from the module rather than duplicating magic numbers. */
+export const splitBatch: i32 = SPLIT_BATCH;
+export const splitN: i32 = SPLIT_N;
+export const splitM: i32 = SPLIT_M;

@@ -1,0 +1,4 @@
+export { createWasmGemmEngine, DEFAULT_BLOCKING } from './engine.js';
+export type { GemmBlocking, WasmGemmEngine, WasmGemmOptions } from './engine.js';
+export { bestGemmVariant, gemmWasmPath, relaxedSimdSupported } from './module.js';
+export type { GemmVariant } from './module.js';
