@@ -4,7 +4,7 @@ import { compareResults, randomArray, randomInt, registerParityBackends, runOnBa
 import { unregisterVqkitCpuBackend } from './register.js';
 
 const backends = await registerParityBackends('conv-parity');
-afterAll(() => backends.forEach((b) => unregisterVqkitCpuBackend(b.name)));
+afterAll(() => backends.forEach((b) => (unregisterVqkitCpuBackend(b.name), b.gemm.dispose())));
 
 const TOLERANCE = 1e-4;
 

@@ -13,7 +13,7 @@ import { backend_util, type KernelFunc } from '@tensorflow/tfjs-core';
 import type { GemmEngine } from '../gemm.js';
 import { finishFused } from './epilogue.js';
 import { col2im, colCols, colRows, im2col, isPointwise, type ConvGeometry } from './im2col.js';
-import { allFloat32, asKernelFunc, callKernel, float32Values, ScratchBuffer, type CpuKernelArgs } from './tensor-data.js';
+import { allFloat32, asKernelFunc, callKernel, float32Values, ScratchBuffer, type CpuKernelArgs, type FloatAllocator } from './tensor-data.js';
 
 type Shape4 = [number, number, number, number];
 type ExplicitPadding = backend_util.ExplicitPadding;
@@ -22,7 +22,10 @@ type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
 
 /** Column-matrix memory shared by all convolution kernels of one backend. */
 export class ConvScratch {
-  readonly col = new ScratchBuffer();
+  readonly col: ScratchBuffer;
+  constructor(allocator?: FloatAllocator) {
+    this.col = new ScratchBuffer(allocator);
+  }
   release(): void {
     this.col.release();
   }

@@ -4,7 +4,7 @@ import { compareResults, randomArray, registerParityBackends, runOnBackend, seed
 import { unregisterVqkitCpuBackend } from './register.js';
 
 const backends = await registerParityBackends('elementwise-parity');
-afterAll(() => backends.forEach((b) => unregisterVqkitCpuBackend(b.name)));
+afterAll(() => backends.forEach((b) => (unregisterVqkitCpuBackend(b.name), b.gemm.dispose())));
 
 const TOLERANCE = 1e-4;
 const size = (shape: number[]) => shape.reduce((p, q) => p * q, 1);

@@ -16,18 +16,12 @@ export interface LoadedGemm {
   fallbackReason?: string;
 }
 
-interface WasmGemmModule {
-  createWasmGemmEngine(options: { threads?: number }): Promise<GemmEngine>;
-}
-
 /** Loads the WebAssembly SIMD GEMM engine, falling back to the JavaScript reference with a reason. */
 export async function loadGemmEngine(threads: number | undefined): Promise<LoadedGemm> {
   try {
-    // A computed specifier keeps the wasm engine an optional part of the build.
-    const specifier = '../wasm/index.js';
-    const mod = (await import(specifier)) as Partial<WasmGemmModule>;
-    if (typeof mod.createWasmGemmEngine !== 'function') throw new Error('the wasm module does not export createWasmGemmEngine');
-    return { engine: await mod.createWasmGemmEngine(threads === undefined ? {} : { threads }) };
+    // Loaded lazily: the engine compiles WebAssembly and starts worker threads, which plain imports of vqkit must not pay for.
+    const { createWasmGemmEngine } = await import('../wasm/index.js');
+    return { engine: await createWasmGemmEngine(threads === undefined ? {} : { threads }) };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     return { engine: referenceGemm, fallbackReason: `WebAssembly GEMM engine unavailable (${reason})` };

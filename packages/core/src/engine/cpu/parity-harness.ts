@@ -77,7 +77,8 @@ export function compareResults(actual: BackendResult, expected: BackendResult): 
  */
 export async function registerParityBackends(prefix: string): Promise<{ name: string; gemm: GemmEngine }[]> {
   const backends = [{ name: `${prefix}-js`, gemm: referenceGemm as GemmEngine }];
-  const wasm = await loadGemmEngine(1);
+  // Two threads so the kernels also run through the engine's parallel split.
+  const wasm = await loadGemmEngine(2);
   if (!wasm.fallbackReason) backends.push({ name: `${prefix}-wasm`, gemm: wasm.engine });
   for (const b of backends) registerVqkitCpuBackend({ name: b.name, gemm: b.gemm });
   return backends;

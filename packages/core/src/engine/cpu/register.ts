@@ -22,6 +22,7 @@ import {
 import { createBinaryKernel, createReluKernel, createStepKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createSumKernel } from './reduce-kernels.js';
+import { allocatorOf } from './tensor-data.js';
 
 export interface VqkitCpuBackendOptions {
   /** The GEMM engine every matmul/convolution kernel calls. */
@@ -101,7 +102,7 @@ export function registerVqkitCpuBackend(options: VqkitCpuBackendOptions): string
     if (!config) throw new BackendError(`tfjs's cpu backend has no ${kernelName} kernel; is @tensorflow/tfjs-backend-cpu 4.22 installed?`);
     return config.kernelFunc;
   };
-  const scratch = new ConvScratch();
+  const scratch = new ConvScratch(allocatorOf(options.gemm));
   const fast = overrides(options.gemm, scratch, original);
   if (!tf.registerBackend(name, () => new MathBackendCPU(), options.priority ?? 0)) {
     throw new BackendError(`a tfjs backend named '${name}' is already registered by someone else`);

@@ -56,14 +56,43 @@ export function sizeOf(shape: readonly number[]): number {
  * of megabytes per convolution.
  */
 export class ScratchBuffer {
-  private buffer = new Float32Array(0);
+  private buffer: Float32Array | undefined;
+  /** Where the memory comes from; default the JavaScript heap. */
+  constructor(private readonly allocator: FloatAllocator = heapAllocator) {}
   /** A view of at least `length` floats; contents are unspecified. */
   get(length: number): Float32Array {
-    if (this.buffer.length < length) this.buffer = new Float32Array(Math.max(length, Math.ceil(this.buffer.length * 1.5)));
-    return this.buffer.subarray(0, length);
+    const current = this.buffer;
+    if (!current || current.length < length) {
+      if (current) this.allocator.free(current);
+      this.buffer = undefined;
+      this.buffer = this.allocator.alloc(Math.max(length, Math.ceil((current?.length ?? 0) * 1.5)));
+    }
+    return this.buffer!.subarray(0, length);
   }
-  /** Drops the memory (e.g. when the backend is removed). */
+  /** Returns the memory (e.g. when the backend is removed). */
   release(): void {
-    this.buffer = new Float32Array(0);
+    if (this.buffer) this.allocator.free(this.buffer);
+    this.buffer = undefined;
   }
+}
+
+/**
+ * Float memory provider. The WebAssembly GEMM engine offers one whose arrays
+ * live inside its memory, so an im2col matrix written there is multiplied
+ * without being copied in.
+ */
+export interface FloatAllocator {
+  alloc(length: number): Float32Array;
+  free(view: Float32Array): void;
+}
+
+export const heapAllocator: FloatAllocator = { alloc: (length) => new Float32Array(length), free() {} };
+
+/** The engine's own allocator when it has one (duck-typed: `alloc` + `free`), else the heap. */
+export function allocatorOf(engine: object): FloatAllocator {
+  const candidate = engine as Partial<FloatAllocator>;
+  if (typeof candidate.alloc === 'function' && typeof candidate.free === 'function') {
+    return { alloc: (length) => candidate.alloc!.call(engine, length), free: (view) => candidate.free!.call(engine, view) };
+  }
+  return heapAllocator;
 }
