@@ -1,1 +1,2 @@
-export {};
+export * from './wav.js';
+export * from './resample.js';
