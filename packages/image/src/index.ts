@@ -1,3 +1,5 @@
 export {};
 export * from './io.js';
 export * from './data/idx.js';
+export * from './data/sources.js';
+export * from './data/dataset.js';
