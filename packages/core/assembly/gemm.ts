@@ -68,33 +68,10 @@ function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, b
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let p = 0;
-  // Unrolled by 2: halves loop overhead without adding live registers.
-  for (; p + 1 < kc; p += 2) {
-    let b0 = v128.load(pb);
-    let b1 = v128.load(pb, 16);
-    let a = v128.load32_splat(pa);
-    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 4);
-    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
-    a = v128.load32_splat(pa, 8);
-    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
-    a = v128.load32_splat(pa, 12);
-    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    b0 = v128.load(pb, 32);
-    b1 = v128.load(pb, 48);
-    a = v128.load32_splat(pa, 16);
-    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
-    a = v128.load32_splat(pa, 20);
-    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
-    a = v128.load32_splat(pa, 24);
-    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
-    a = v128.load32_splat(pa, 28);
-    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
-    pa += 32;
-    pb += 64;
-  }
-  if (p < kc) {
+  // Deliberately not unrolled: Binaryen fuses the steps of an unrolled body
+  // into chains per accumulator, which keeps 4 B vectors live and makes V8
+  // spill accumulators to the stack.
+  for (let p = 0; p < kc; p++) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
@@ -105,6 +82,8 @@ function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldcBytes: usize, b
     c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
     a = v128.load32_splat(pa, 12);
     c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    pa += 16;
+    pb += 32;
   }
   const c1 = c + ldcBytes;
   const c2 = c1 + ldcBytes;
