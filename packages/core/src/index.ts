@@ -14,3 +14,4 @@ export * from './nn/safetensors.js';
 export * from './nn/serialize.js';
 export * from './checkpoint/checkpoint.js';
 export * from './engine/cpu/index.js';
+export * from './quantization/vector-quantizer.js';
