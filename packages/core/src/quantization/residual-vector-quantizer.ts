@@ -107,8 +107,8 @@ export class ResidualVectorQuantizer extends Module implements Quantizer {
       const codes: tf.Tensor1D[] = [];
       for (let i = 0; i < used; i++) {
         const lookup = this.layers[i]!.quantizeVectors(residual, { training });
-        sum = sum ? tf.add(sum, lookup.quantized) : lookup.quantized;
-        loss = loss ? tf.add(loss, lookup.loss) : lookup.loss;
+        sum = sum ? (tf.add(sum, lookup.quantized) as tf.Tensor2D) : lookup.quantized;
+        loss = loss ? (tf.add(loss, lookup.loss) as tf.Scalar) : lookup.loss;
         firstCounts ??= lookup.counts;
         codes.push(lookup.codes);
         residual = tf.sub(residual, stopGradient(lookup.quantized));
