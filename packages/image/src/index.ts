@@ -3,3 +3,4 @@ export * from './io.js';
 export * from './data/idx.js';
 export * from './data/sources.js';
 export * from './data/dataset.js';
+export * from './metrics.js';
