@@ -15,3 +15,7 @@ export * from './nn/serialize.js';
 export * from './checkpoint/checkpoint.js';
 export * from './engine/cpu/index.js';
 export * from './quantization/vector-quantizer.js';
+export * from './quantization/residual-vector-quantizer.js';
+export * from './quantization/finite-scalar-quantizer.js';
+export * from './entropy/index.js';
+export * from './container/index.js';

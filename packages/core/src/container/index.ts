@@ -1,0 +1,5 @@
+export * from './bytes.js';
+export * from './crc32.js';
+export * from './format.js';
+export * from './tokenizer-id.js';
+export * from './container.js';
