@@ -64,13 +64,13 @@ interface VqCommonConfig {
   restartThreshold?: number;
   /** Factorised codes: quantize in a lower-dimensional projection. Default codeDim. */
   codebookDim?: number;
-  /** Cosine-similarity codebook. Default false. */
-  cosine?: boolean;
 }
 
 /** Single-codebook vector quantizer (VQ-VAE). */
 export interface VqQuantizerConfig extends VqCommonConfig {
   type: 'vq';
+  /** Cosine-similarity codebook. Default false. */
+  cosine?: boolean;
 }
 
 /** Residual VQ (SoundStream/EnCodec): `levels` codebooks quantizing successive residuals. */
@@ -78,9 +78,15 @@ export interface RvqQuantizerConfig extends VqCommonConfig {
   type: 'rvq';
   /** Number of residual levels. */
   levels: number;
+  /** Train with a random number of levels per batch (SoundStream), so any prefix of levels decodes well. Default false. */
+  quantizerDropout?: boolean;
 }
 
-/** Finite scalar quantization (Mentzer et al. 2023): each latent channel rounded to a few levels. */
+/**
+ * Finite scalar quantization (Mentzer et al. 2023): each channel rounded to a
+ * few levels. When `levels.length` ≠ codeDim, learned linear maps project
+ * codeDim → levels.length and back.
+ */
 export interface FsqQuantizerConfig {
   type: 'fsq';
   /** Levels per channel, e.g. [8, 5, 5, 5] (codebook size = product). */
@@ -180,7 +186,7 @@ class ConfigChecker {
   }
 }
 
-const VQ_KEYS = ['type', 'codebookSize', 'commitmentWeight', 'codebook', 'decay', 'kmeansInit', 'restartThreshold', 'codebookDim', 'cosine'] as const;
+const VQ_KEYS = ['type', 'codebookSize', 'commitmentWeight', 'codebook', 'decay', 'kmeansInit', 'restartThreshold', 'codebookDim'] as const;
 
 function checkQuantizer(c: ConfigChecker, q: Json, codeDim: number): ImageQuantizerConfig {
   const type = c.oneOf(q, 'type', 'quantizer.type', ['vq', 'rvq', 'fsq'] as const);
@@ -191,10 +197,10 @@ function checkQuantizer(c: ConfigChecker, q: Json, codeDim: number): ImageQuanti
       c.fail('quantizer.levels', `must be a non-empty array of integers in [2, 256], got ${JSON.stringify(levels)}`);
     }
     const size = (levels as number[]).reduce((a, b) => a * b, 1);
-    if (size > 2 ** 31 - 1) c.fail('quantizer.levels', `give a codebook of ${size} codes, more than int32 code indices hold`);
+    if (size > 2 ** 24) c.fail('quantizer.levels', `give a codebook of ${size} codes; at most 2^24 are supported`);
     return { type, levels: [...(levels as number[])] };
   }
-  c.noUnknownKeys(q, type === 'rvq' ? [...VQ_KEYS, 'levels'] : VQ_KEYS, 'quantizer');
+  c.noUnknownKeys(q, type === 'rvq' ? [...VQ_KEYS, 'levels', 'quantizerDropout'] : [...VQ_KEYS, 'cosine'], 'quantizer');
   const out: VqCommonConfig = { codebookSize: c.int(q, 'codebookSize', 'quantizer.codebookSize', 2, 2 ** 20) };
   const beta = c.optionalNumber(q, 'commitmentWeight', 'quantizer.commitmentWeight', 0, 100);
   if (beta !== undefined) out.commitmentWeight = beta;
@@ -206,10 +212,16 @@ function checkQuantizer(c: ConfigChecker, q: Json, codeDim: number): ImageQuanti
   const restart = c.optionalNumber(q, 'restartThreshold', 'quantizer.restartThreshold', 0, 1e9);
   if (restart !== undefined) out.restartThreshold = restart;
   if (q.codebookDim !== undefined) out.codebookDim = c.int(q, 'codebookDim', 'quantizer.codebookDim', 1, codeDim);
+  if (type === 'rvq') {
+    const rvq: RvqQuantizerConfig = { type, ...out, levels: c.int(q, 'levels', 'quantizer.levels', 1, 64) };
+    const dropout = c.optionalBool(q, 'quantizerDropout', 'quantizer.quantizerDropout');
+    if (dropout !== undefined) rvq.quantizerDropout = dropout;
+    return rvq;
+  }
+  const vq: VqQuantizerConfig = { type, ...out };
   const cosine = c.optionalBool(q, 'cosine', 'quantizer.cosine');
-  if (cosine !== undefined) out.cosine = cosine;
-  if (type === 'rvq') return { type, ...out, levels: c.int(q, 'levels', 'quantizer.levels', 1, 64) };
-  return { type, ...out };
+  if (cosine !== undefined) vq.cosine = cosine;
+  return vq;
 }
 
 /**
@@ -250,9 +262,6 @@ export function validateImageTokenizerConfig(value: unknown, source = 'image tok
   };
 
   const quantizer = checkQuantizer(c, c.section(root, 'quantizer'), architecture.codeDim);
-  if (quantizer.type === 'fsq' && quantizer.levels.length !== architecture.codeDim) {
-    c.fail('quantizer.levels', `has ${quantizer.levels.length} entries but FSQ quantizes each of the codeDim=${architecture.codeDim} channels; make them equal`);
-  }
   return { format: IMAGE_TOKENIZER_FORMAT, version: IMAGE_TOKENIZER_CONFIG_VERSION, architecture, preprocessing, quantizer };
 }
 

@@ -39,6 +39,25 @@ describe('ImageVQVAE', () => {
     model.dispose();
   });
 
+  it('builds RVQ (codes with a levels axis) and FSQ quantizers from the config', () => {
+    for (const [quantizer, codeShape] of [
+      [{ type: 'rvq', codebookSize: 8, levels: 3, kmeansInit: false }, [1, 4, 4, 3]],
+      [{ type: 'fsq', levels: [5, 3, 3] }, [1, 4, 4]],
+    ] as const) {
+      const config = createImageTokenizerConfig({
+        architecture: { downsampling: 2, hiddenChannels: 8, residualBlocks: 1, residualHiddenChannels: 4, codeDim: 4 },
+        preprocessing: { height: 8, width: 8, channels: 1 },
+        quantizer: JSON.parse(JSON.stringify(quantizer)),
+      });
+      const model = new ImageVQVAE(config, { seed: 1 });
+      const x = tf.randomUniform([1, 8, 8, 1], 0, 1, 'float32', 3);
+      const codes = model.encode(x);
+      expect(codes.shape).toEqual(codeShape);
+      expect(model.decode(codes).shape).toEqual([1, 8, 8, 1]);
+      model.dispose();
+    }
+  });
+
   it('pads sizes that are not multiples of f and crops the reconstruction back', () => {
     const model = new ImageVQVAE(tinyConfig(8, 1), { seed: 1 });
     const x = tf.randomUniform([1, 28, 13, 1], 0, 1, 'float32', 3);
@@ -115,7 +134,8 @@ describe('config validation', () => {
       [(c) => (c.quantizer = { type: 'pq' }), /quantizer.type/],
       [(c) => (c.quantizer.codebookSize = 0), /quantizer.codebookSize/],
       [(c) => (c.quantizer.typo = 1), /quantizer.typo is not a known option/],
-      [(c) => (c.quantizer = { type: 'fsq', levels: [8, 5, 5] }), /3 entries but FSQ quantizes each of the codeDim=64/],
+      [(c) => (c.quantizer = { type: 'fsq', levels: [8, 1, 5] }), /quantizer.levels must be a non-empty array/],
+      [(c) => (c.quantizer = { type: 'rvq', codebookSize: 8, levels: 2, cosine: true }), /quantizer.cosine is not a known option/],
       [(c) => delete c.architecture, /architecture must be an object/],
     ];
     for (const [mutate, pattern] of cases) {
