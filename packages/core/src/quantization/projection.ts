@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors.js';
 import { Module } from '../nn/module.js';
 
-export interface ProjectionOptions {
+export interface QuantizerProjectionOptions {
   inFeatures: number;
   outFeatures: number;
   /** Seed of the Glorot-uniform weight init. Default 0. */
@@ -21,7 +21,7 @@ export class QuantizerProjection extends Module {
   private readonly weight: tf.Variable;
   private readonly bias: tf.Variable;
 
-  constructor(options: ProjectionOptions) {
+  constructor(options: QuantizerProjectionOptions) {
     super();
     for (const key of ['inFeatures', 'outFeatures'] as const) {
       const v = options[key];
