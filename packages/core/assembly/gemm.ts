@@ -32,11 +32,14 @@ const DESC_BATCH: usize = 36;
 const DESC_STRIDE_A: usize = 40;
 const DESC_STRIDE_B: usize = 44;
 const DESC_STRIDE_C: usize = 48;
-const DESC_THREADS: usize = 52;
 const DESC_SPLIT: usize = 56;
 const DESC_KC: usize = 60;
 const DESC_MC: usize = 64;
 const DESC_NC: usize = 68;
+/** Number of chunks the split dimension is cut into (≥ threads, so fast threads take more). */
+const DESC_CHUNKS: usize = 72;
+/** Next unclaimed chunk: threads claim chunks with an atomic increment (the host zeroes it). */
+const DESC_NEXT_CHUNK: usize = 76;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -297,16 +300,19 @@ function gemmBlocked(
   }
 }
 
-/** The [start, end) share of `total` items for thread t of T, in whole units of `unit` items. */
-@inline function shareStart(total: i32, unit: i32, t: i32, threads: i32): i32 {
+/** Start of chunk `index` of `chunks` over `total` items, in whole units of `unit` items. */
+@inline function chunkStart(total: i32, unit: i32, index: i32, chunks: i32): i32 {
   const units = (total + unit - 1) / unit;
-  return min(total, <i32>((<i64>units * t) / threads) * unit);
+  return min(total, <i32>((<i64>units * index) / chunks) * unit);
 }
 
 /**
- * Runs thread `t`'s share of the task described at `desc`. Every thread (the
- * host's main thread included) calls this with its own index; shares never
- * overlap in C, so no synchronisation is needed inside.
+ * Runs thread `t`'s part of the task described at `desc`. Every thread (the
+ * host's main thread included) calls this with its own index. The split
+ * dimension (batch items, column blocks or row blocks) is cut into chunks
+ * that threads claim dynamically with an atomic counter, so a thread that is
+ * descheduled (other processes share the cores) does not hold the others up.
+ * Chunks never overlap in C, so no other synchronisation is needed.
  */
 export function gemmTask(desc: usize, t: i32): void {
   const m = load<i32>(desc, DESC_M);
@@ -322,11 +328,11 @@ export function gemmTask(desc: usize, t: i32): void {
   const strideA = <usize>load<u32>(desc, DESC_STRIDE_A) << 2;
   const strideB = <usize>load<u32>(desc, DESC_STRIDE_B) << 2;
   const strideC = <usize>load<u32>(desc, DESC_STRIDE_C) << 2;
-  const threads = load<i32>(desc, DESC_THREADS);
   const split = load<i32>(desc, DESC_SPLIT);
   const kc = load<i32>(desc, DESC_KC);
   const mc = load<i32>(desc, DESC_MC);
   const nc = load<i32>(desc, DESC_NC);
+  const chunks = load<i32>(desc, DESC_CHUNKS);
   const scratch = <usize>load<u32>(desc + DESC_SCRATCH + (<usize>t << 2));
   const packedA = scratch;
   const packedB = packedA + ((<usize>roundUp(mc, MR) * kc) << 2);
@@ -336,33 +342,37 @@ export function gemmTask(desc: usize, t: i32): void {
   const ldb = transB ? k : n;
   const ldc = n;
 
-  let b0 = 0, b1 = batch;
-  let i0 = 0, i1 = m;
-  let j0 = 0, j1 = n;
-  if (split == SPLIT_BATCH) {
-    b0 = shareStart(batch, 1, t, threads);
-    b1 = shareStart(batch, 1, t + 1, threads);
-  } else if (split == SPLIT_N) {
-    j0 = shareStart(n, NR, t, threads);
-    j1 = shareStart(n, NR, t + 1, threads);
-  } else if (split == SPLIT_M) {
-    i0 = shareStart(m, MR, t, threads);
-    i1 = shareStart(m, MR, t + 1, threads);
-  }
-  if (b0 >= b1 || i0 >= i1 || j0 >= j1) return;
+  for (;;) {
+    const chunk = atomic.add<i32>(desc + DESC_NEXT_CHUNK, 1);
+    if (chunk >= chunks) break;
+    let b0 = 0, b1 = batch;
+    let i0 = 0, i1 = m;
+    let j0 = 0, j1 = n;
+    if (split == SPLIT_BATCH) {
+      b0 = chunkStart(batch, 1, chunk, chunks);
+      b1 = chunkStart(batch, 1, chunk + 1, chunks);
+    } else if (split == SPLIT_N) {
+      j0 = chunkStart(n, NR, chunk, chunks);
+      j1 = chunkStart(n, NR, chunk + 1, chunks);
+    } else if (split == SPLIT_M) {
+      i0 = chunkStart(m, MR, chunk, chunks);
+      i1 = chunkStart(m, MR, chunk + 1, chunks);
+    }
+    if (b0 >= b1 || i0 >= i1 || j0 >= j1) continue;
 
-  // Offsets of the share's first row/column inside each operand.
-  const aOff: usize = transA ? <usize>i0 << 2 : (<usize>i0 * lda) << 2;
-  const bOff: usize = transB ? (<usize>j0 * ldb) << 2 : <usize>j0 << 2;
-  const cOff: usize = ((<usize>i0 * ldc) + j0) << 2;
-  for (let p = b0; p < b1; p++) {
-    gemmBlocked(
-      i1 - i0, j1 - j0, k,
-      a + <usize>p * strideA + aOff, lda, transA,
-      b + <usize>p * strideB + bOff, ldb, transB,
-      c + <usize>p * strideC + cOff, ldc, accumulate,
-      packedA, packedB, tile, kc, mc, nc,
-    );
+    // Offsets of the chunk's first row/column inside each operand.
+    const aOff: usize = transA ? <usize>i0 << 2 : (<usize>i0 * lda) << 2;
+    const bOff: usize = transB ? (<usize>j0 * ldb) << 2 : <usize>j0 << 2;
+    const cOff: usize = ((<usize>i0 * ldc) + j0) << 2;
+    for (let p = b0; p < b1; p++) {
+      gemmBlocked(
+        i1 - i0, j1 - j0, k,
+        a + <usize>p * strideA + aOff, lda, transA,
+        b + <usize>p * strideB + bOff, ldb, transB,
+        c + <usize>p * strideC + cOff, ldc, accumulate,
+        packedA, packedB, tile, kc, mc, nc,
+      );
+    }
   }
 }
 

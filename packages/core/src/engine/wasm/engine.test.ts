@@ -68,9 +68,10 @@ describe.each(variants)('WebAssembly GEMM (%s)', (variant) => {
   beforeAll(async () => {
     supported = variant === 'simd' || (await relaxedSimdSupported());
     if (!supported) return;
-    // A zero threshold forces even tiny products through the worker pool, so the threaded path is exercised.
+    // Zero thresholds force even tiny products through the worker pool, cut into several chunks per thread,
+    // so the threaded path and the dynamic chunk claiming are exercised.
     engines[1] = await createWasmGemmEngine({ variant, threads: 1 });
-    engines[2] = await createWasmGemmEngine({ variant, threads: 2, parallelThreshold: 0 });
+    engines[2] = await createWasmGemmEngine({ variant, threads: 2, parallelThreshold: 0, minChunkFlops: 0, chunksPerThread: 3 });
   });
   afterAll(() => {
     for (const engine of Object.values(engines)) engine.dispose();

@@ -37,6 +37,15 @@ export interface WasmGemmOptions {
   parallelThreshold?: number;
   /** Cache blocking; defaults in `DEFAULT_BLOCKING`. */
   blocking?: Partial<GemmBlocking>;
+  /**
+   * Upper bound on work chunks per thread for large products. Threads claim
+   * chunks dynamically, so more chunks tolerate a thread being descheduled
+   * better, at the price of re-packing the shared operand once per chunk;
+   * default 3.
+   */
+  chunksPerThread?: number;
+  /** Smallest product (floating-point operations) worth a chunk of its own beyond one per thread; default 32,000,000. */
+  minChunkFlops?: number;
 }
 
 /**
@@ -117,6 +126,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   private readonly pool: GemmWorkerPool | undefined;
   private readonly blocking: GemmBlocking;
   private readonly parallelThreshold: number;
+  private readonly chunksPerThread: number;
+  private readonly minChunkFlops: number;
   private readonly desc: Uint32Array;
   private readonly scratchOffsets: number[];
   private readonly userAllocations = new Set<number>();
@@ -131,6 +142,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     pool: GemmWorkerPool | undefined;
     blocking: GemmBlocking;
     parallelThreshold: number;
+    chunksPerThread: number;
+    minChunkFlops: number;
     scratchOffsets: number[];
   }) {
     this.variant = init.variant;
@@ -140,6 +153,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.pool = init.pool;
     this.blocking = init.blocking;
     this.parallelThreshold = init.parallelThreshold;
+    this.chunksPerThread = init.chunksPerThread;
+    this.minChunkFlops = init.minChunkFlops;
     this.scratchOffsets = init.scratchOffsets;
     this.desc = new Uint32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD + MAX_THREADS);
     this.name = `${init.variant === 'relaxed' ? 'wasm-simd-relaxed' : 'wasm-simd'}, ${init.threads} thread${init.threads === 1 ? '' : 's'}`;
@@ -228,7 +243,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (!ownB) this.arena.floats(ptrB, spanB).set(call.b.subarray(offsetB, offsetB + spanB));
     if (!ownC && accumulate) this.arena.floats(ptrC, spanC).set(call.c.subarray(offsetC, offsetC + spanC));
 
-    const { split, active } = this.planSplit(m, n, k, batch, strideC);
+    const { split, active, chunks } = this.planSplit(m, n, k, batch, strideC);
     const desc = this.desc;
     desc[0] = m;
     desc[1] = n;
@@ -243,11 +258,13 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[10] = strideA;
     desc[11] = strideB;
     desc[12] = strideC;
-    desc[13] = active;
+    desc[13] = 0; // unused
     desc[14] = split;
     desc[15] = this.blocking.kc;
     desc[16] = this.blocking.mc;
     desc[17] = this.blocking.nc;
+    desc[18] = chunks;
+    desc[19] = 0; // next chunk to claim
 
     if (active === 1 || !this.pool) {
       try {
@@ -272,19 +289,26 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     }
   }
 
-  /** How to divide a task among threads, and how many take part. */
-  private planSplit(m: number, n: number, k: number, batch: number, strideC: number): { split: number; active: number } {
+  /** How to divide a task among threads: the split dimension, the threads taking part and the chunks they claim. */
+  private planSplit(m: number, n: number, k: number, batch: number, strideC: number): { split: number; active: number; chunks: number } {
     const threads = this.threads;
     const flops = 2 * m * n * k * batch;
     // Batch items whose C regions partially overlap must run in order on one thread.
     const overlappingC = batch > 1 && strideC > 0 && strideC < m * n;
-    if (threads === 1 || flops < this.parallelThreshold || overlappingC) return { split: SPLIT_BATCH, active: 1 };
+    if (threads === 1 || k === 0 || flops < this.parallelThreshold || overlappingC) return { split: SPLIT_BATCH, active: 1, chunks: 1 };
     const separateC = batch > 1 && strideC >= m * n;
     if (separateC && batch >= threads && (batch % threads === 0 || batch >= 4 * threads)) {
-      return { split: SPLIT_BATCH, active: threads };
+      return { split: SPLIT_BATCH, active: threads, chunks: batch };
     }
-    if (n >= m) return { split: SPLIT_N, active: Math.min(threads, Math.ceil(n / NR)) };
-    return { split: SPLIT_M, active: Math.min(threads, Math.ceil(m / MR)) };
+    // Split the larger of m and n: the other operand is packed once per chunk.
+    const split = n >= m ? SPLIT_N : SPLIT_M;
+    const units = split === SPLIT_N ? Math.ceil(n / NR) : Math.ceil(m / MR);
+    // Several chunks per thread only when each stays large enough to amortise re-packing.
+    const affordable = this.minChunkFlops > 0 ? Math.floor(flops / (threads * this.minChunkFlops)) : this.chunksPerThread;
+    const perThread = Math.max(1, Math.min(this.chunksPerThread, affordable));
+    const chunks = Math.min(units, threads * perThread);
+    const active = Math.min(threads, chunks);
+    return active === 1 ? { split: SPLIT_BATCH, active: 1, chunks: 1 } : { split, active, chunks };
   }
 
   /** A staging block of at least `bytes` bytes for copied operands, reused across calls. */
@@ -316,6 +340,9 @@ export async function createWasmGemmEngine(options: WasmGemmOptions = {}): Promi
   const blocking = resolveBlocking(options.blocking);
   const parallelThreshold = options.parallelThreshold ?? 2e6;
   if (!(parallelThreshold >= 0)) throw new InvalidArgumentError(`parallelThreshold must be a non-negative number, got ${parallelThreshold}`);
+  const chunksPerThread = positiveInteger(options.chunksPerThread ?? 3, 'chunksPerThread');
+  const minChunkFlops = options.minChunkFlops ?? 32e6;
+  if (!(minChunkFlops >= 0)) throw new InvalidArgumentError(`minChunkFlops must be a non-negative number, got ${minChunkFlops}`);
   const requested = options.variant ?? 'auto';
   if (requested !== 'auto' && requested !== 'relaxed' && requested !== 'simd') {
     throw new InvalidArgumentError(`variant must be 'auto', 'relaxed' or 'simd', got '${String(requested)}'`);
@@ -341,7 +368,7 @@ export async function createWasmGemmEngine(options: WasmGemmOptions = {}): Promi
       ? await GemmWorkerPool.start({ module, memory, ctrlOffset: CTRL_OFFSET, descOffset: DESC_OFFSET, workers: threads - 1 })
       : undefined;
   if (CTRL_OFFSET + 4 * CTRL_SLOTS > DESC_OFFSET) throw new BackendError('internal: control block overlaps the task descriptor');
-  return new WasmGemmEngineImpl({ variant, threads, arena, kernel, pool, blocking, parallelThreshold, scratchOffsets });
+  return new WasmGemmEngineImpl({ variant, threads, arena, kernel, pool, blocking, parallelThreshold, chunksPerThread, minChunkFlops, scratchOffsets });
 }
 
 function instantiate(module: WasmModule, memory: InstanceType<typeof wasmApi.Memory>): GemmExports {
