@@ -4,3 +4,8 @@ export * from './data/idx.js';
 export * from './data/sources.js';
 export * from './data/dataset.js';
 export * from './metrics.js';
+export * from './model/config.js';
+export * from './model/encoder.js';
+export * from './model/quantizer.js';
+export * from './model/vqvae.js';
+export * from './tokenizer.js';
