@@ -21,8 +21,11 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
       [[4, 5, 6], [1, 5, 6]],
       [[1, 1, 6], [4, 5, 6]],
       [[3], [1, 3]],
-      [[4, 5, 6], [4, 1, 6]], // general broadcast: delegated to the original kernel
+      [[4, 5, 6], [4, 1, 6]],
       [[4, 1], [1, 5]],
+      [[7, 1], [7, 9]],
+      [[2, 1, 4, 1], [3, 1, 5]],
+      [[6, 1, 1], [1, 4, 5]],
       [[2, 0, 3], [3]],
     ];
     for (const [aShape, bShape] of pairs) {
@@ -57,6 +60,19 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     expect(Array.from(step!.dataSync())).toEqual([0.25, 0.25, 0.25, 1, 1, NaN]);
     expect(Array.from(grad!.dataSync())).toEqual([0, 0, 0, 1, 1, NaN]);
     tf.dispose([relu!, step!, grad!]);
+  });
+
+  it('UnsortedSegmentSum (the gather gradient) matches tfjs cpu, dropping out-of-range ids', async () => {
+    const random = seededRandom(23);
+    const x = randomArray(random, 40 * 6);
+    const ids = Int32Array.from({ length: 40 }, (_, i) => ((i * 7) % 13) - 1); // includes -1
+    const codebook = randomArray(random, 12 * 6);
+    const fn = () => [
+      tf.unsortedSegmentSum(tf.tensor2d(x, [40, 6]), tf.tensor1d(ids, 'int32'), 12),
+      tf.grad((c: tf.Tensor) => tf.sum(tf.square(tf.gather(c, tf.tensor1d(ids.map((v) => Math.max(v, 0)), 'int32')))))(tf.tensor2d(codebook, [12, 6])),
+    ];
+    const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
+    expect(err).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('Sum matches tfjs cpu over leading, trailing, all and interior axes, with keepDims', async () => {

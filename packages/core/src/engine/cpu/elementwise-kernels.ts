@@ -56,7 +56,53 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
   }
 }
 
-/** A float32 binary kernel with the same-shape / scalar / trailing-broadcast fast paths. */
+/** Per-output-axis element strides of an operand broadcast to `outShape` (0 along broadcast axes). */
+function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const strides = new Array<number>(outShape.length).fill(0);
+  let stride = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const outAxis = outShape.length - shape.length + d;
+    strides[outAxis] = shape[d] === 1 ? 0 : stride;
+    stride *= shape[d]!;
+  }
+  return strides;
+}
+
+/**
+ * General numpy broadcasting: an odometer over all but the last output axis,
+ * with a strided inner loop (stride 0 or 1 for a broadcast or contiguous operand).
+ */
+function applyBroadcast(op: BinaryOp, a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[], outShape: readonly number[], out: Float32Array): void {
+  const rank = outShape.length;
+  const sa = broadcastStrides(aShape, outShape);
+  const sb = broadcastStrides(bShape, outShape);
+  const inner = outShape[rank - 1]!;
+  const ia = sa[rank - 1]!;
+  const ib = sb[rank - 1]!;
+  const index = new Array<number>(rank).fill(0);
+  let offA = 0;
+  let offB = 0;
+  for (let base = 0; base < out.length; base += inner) {
+    switch (op) {
+      case 'add': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! + b[offB + j * ib]!; break;
+      case 'sub': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! - b[offB + j * ib]!; break;
+      case 'mul': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! * b[offB + j * ib]!; break;
+      case 'div': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! / b[offB + j * ib]!; break;
+    }
+    // Advance the odometer over the outer axes.
+    for (let d = rank - 2; d >= 0; d--) {
+      index[d]!++;
+      offA += sa[d]!;
+      offB += sb[d]!;
+      if (index[d]! < outShape[d]!) break;
+      offA -= sa[d]! * outShape[d]!;
+      offB -= sb[d]! * outShape[d]!;
+      index[d] = 0;
+    }
+  }
+}
+
+/** A float32 binary kernel: contiguous loops for same-shape / scalar / trailing operands, strided loops for other broadcasts. */
 export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend } = args;
@@ -65,12 +111,18 @@ export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFu
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return callKernel(original, args);
     const outShape = broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const size = sizeOf(outShape);
-    const aFull = sizeOf(a.shape) === size;
-    const bFull = sizeOf(b.shape) === size;
-    const fast = (aFull && (bFull || isTrailingOf(b.shape, outShape))) || (bFull && isTrailingOf(a.shape, outShape));
-    if (!fast || size === 0) return callKernel(original, args);
     const out = new Float32Array(size);
-    applyBinary(op, float32Values(backend, a), float32Values(backend, b), out);
+    if (size > 0) {
+      const aValues = float32Values(backend, a);
+      const bValues = float32Values(backend, b);
+      const aFull = aValues.length === size;
+      const bFull = bValues.length === size;
+      if ((aFull && (bFull || isTrailingOf(b.shape, outShape))) || (bFull && isTrailingOf(a.shape, outShape))) {
+        applyBinary(op, aValues, bValues, out);
+      } else {
+        applyBroadcast(op, aValues, a.shape, bValues, b.shape, outShape, out);
+      }
+    }
     return backend.makeTensorInfo(outShape, 'float32', out);
   });
 }

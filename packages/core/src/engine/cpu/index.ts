@@ -45,7 +45,8 @@ export const vqkitCpuProvider: FastBackendProvider = {
     }
     const { engine, fallbackReason } = active.gemm;
     const threadText = `${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
-    return { description: fallbackReason ? `${engine.name}, ${threadText}; ${fallbackReason}` : `${engine.name}, ${threadText}` };
+    const identity = engine.name.includes('thread') ? engine.name : `${engine.name}, ${threadText}`;
+    return { description: fallbackReason ? `${identity}; ${fallbackReason}` : identity };
   },
 };
 

@@ -44,3 +44,34 @@ export function createSumKernel(original: KernelFunc): KernelFunc {
     return backend.makeTensorInfo(outShape, 'float32', out);
   });
 }
+
+/**
+ * `UnsortedSegmentSum` (the gradient of `gather`, e.g. of a codebook lookup):
+ * tfjs-cpu builds one mask tensor per segment, O(segments × size). This is
+ * one pass: out[ids[i]] += x[i]. Ids outside [0, numSegments) are dropped,
+ * as in tfjs.
+ */
+export function createUnsortedSegmentSumKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const segmentIds = inputs.segmentIds!;
+    const numSegments = attrs!.numSegments as number;
+    if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32' || segmentIds.shape.length !== 1 || x.shape[0] !== segmentIds.shape[0]) {
+      return callKernel(original, args);
+    }
+    const rowShape = x.shape.slice(1);
+    const row = sizeOf(rowShape);
+    const xs = float32Values(backend, x);
+    const ids = backend.data.get(segmentIds.dataId).values as Int32Array;
+    const totals = new Float64Array(numSegments * row);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= numSegments) continue;
+      const src = i * row;
+      const dst = id * row;
+      for (let j = 0; j < row; j++) totals[dst + j] += xs[src + j]!;
+    }
+    return backend.makeTensorInfo([numSegments, ...rowShape], 'float32', Float32Array.from(totals));
+  });
+}

@@ -21,7 +21,7 @@ import {
 } from './conv-kernels.js';
 import { createBinaryKernel, createReluKernel, createStepKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
-import { createSumKernel } from './reduce-kernels.js';
+import { createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { allocatorOf } from './tensor-data.js';
 
 export interface VqkitCpuBackendOptions {
@@ -51,6 +51,7 @@ export const VQKIT_CPU_KERNELS = [
   'Relu',
   'Step',
   'Sum',
+  'UnsortedSegmentSum',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -71,6 +72,7 @@ function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: stri
     ['Relu', createReluKernel(original('Relu'))],
     ['Step', createStepKernel(original('Step'))],
     ['Sum', createSumKernel(original('Sum'))],
+    ['UnsortedSegmentSum', createUnsortedSegmentSumKernel(original('UnsortedSegmentSum'))],
   ]);
 }
 
