@@ -27,8 +27,8 @@ export function codeTensorSize(shape: readonly number[], levels: number): number
   return size;
 }
 
-/** Walks positions in raster order and yields each step's context; reuses one context object. */
-class ContextWalker {
+/** Walks a [..., levels] tensor in raster order and fills each step's context (neighbours at the same level); reuses one context object. */
+export class ContextWalker {
   readonly context: CodingContext = { position: 0, level: 0, left: -1, up: -1 };
   private readonly levels: number;
   private readonly width: number;

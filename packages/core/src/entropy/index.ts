@@ -8,3 +8,5 @@ export * from './static-model.js';
 export * from './external-model.js';
 export * from './fixed-length.js';
 export * from './code-stream.js';
+export * from './neighbour-model.js';
+export * from './measure.js';
