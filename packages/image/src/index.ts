@@ -9,3 +9,5 @@ export * from './model/encoder.js';
 export * from './model/quantizer.js';
 export * from './model/vqvae.js';
 export * from './tokenizer.js';
+export * from './report/canvas.js';
+export * from './report/charts.js';
