@@ -385,3 +385,123 @@ export function scratchBytes(kc: i32, mc: i32, nc: i32): i32 {
 export const splitBatch: i32 = SPLIT_BATCH;
 export const splitN: i32 = SPLIT_N;
 export const splitM: i32 = SPLIT_M;
+
+// ---------------------------------------------------------------------------
+// NHWC im2col / col2im for convolutions lowered to GEMM.
+//
+// The column matrix has one row per output pixel (batch, outRow, outCol) and
+// one column per filter tap in HWIO filter order (filterRow, filterCol,
+// inChannel), so an HWIO filter is directly the K×N right-hand GEMM operand.
+// The geometry is passed as 14 i32 words at `geom`:
+//   batch, inH, inW, inC, outH, outW, filterH, filterW,
+//   strideH, strideW, dilationH, dilationW, padTop, padLeft
+
+/** Copies `bytes` (a multiple of 4) from src to dst; short runs avoid the call overhead of memory.copy. */
+@inline function copyFloats(dst: usize, src: usize, bytes: usize): void {
+  if (bytes >= 256) {
+    memory.copy(dst, src, bytes);
+    return;
+  }
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i += 4) store<f32>(dst + i, load<f32>(src + i));
+}
+
+/** dst[i] += src[i] over `bytes` (a multiple of 4). */
+@inline function addFloats(dst: usize, src: usize, bytes: usize): void {
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, f32x4.add(v128.load(dst + i), v128.load(src + i)));
+  for (; i < bytes; i += 4) store<f32>(dst + i, load<f32>(dst + i) + load<f32>(src + i));
+}
+
+/** First filter tap whose input coordinate `start + tap*dilation` is ≥ 0. */
+@inline function firstValidTap(start: i32, dilation: i32, taps: i32): i32 {
+  if (start >= 0) return 0;
+  return min(taps, (-start + dilation - 1) / dilation);
+}
+
+/** One past the last filter tap whose input coordinate is < size. */
+@inline function endValidTap(start: i32, dilation: i32, taps: i32, size: i32): i32 {
+  if (start >= size) return 0;
+  return min(taps, (size - 1 - start) / dilation + 1);
+}
+
+/** Writes the column matrix of the NHWC image at `x` into `col` (fully overwritten, padding taps are zero). */
+export function im2col(x: usize, col: usize, geom: usize): void {
+  const batch = load<i32>(geom, 0), inH = load<i32>(geom, 4), inW = load<i32>(geom, 8), channels = load<i32>(geom, 12);
+  const outH = load<i32>(geom, 16), outW = load<i32>(geom, 20), filterH = load<i32>(geom, 24), filterW = load<i32>(geom, 28);
+  const strideH = load<i32>(geom, 32), strideW = load<i32>(geom, 36), dilationH = load<i32>(geom, 40), dilationW = load<i32>(geom, 44);
+  const padTop = load<i32>(geom, 48), padLeft = load<i32>(geom, 52);
+  const pixelBytes = <usize>channels << 2;
+  const tapRowBytes = <usize>filterW * pixelBytes;
+  const imageRowBytes = <usize>inW * pixelBytes;
+  let dst = col;
+  for (let b = 0; b < batch; b++) {
+    const image = x + <usize>b * <usize>inH * imageRowBytes;
+    for (let oy = 0; oy < outH; oy++) {
+      const iy0 = oy * strideH - padTop;
+      for (let ox = 0; ox < outW; ox++) {
+        const ix0 = ox * strideW - padLeft;
+        const fx0 = firstValidTap(ix0, dilationW, filterW);
+        const fx1 = max(fx0, endValidTap(ix0, dilationW, filterW, inW));
+        for (let fy = 0; fy < filterH; fy++) {
+          const iy = iy0 + fy * dilationH;
+          if (iy < 0 || iy >= inH || fx0 >= fx1) {
+            memory.fill(dst, 0, tapRowBytes);
+            dst += tapRowBytes;
+            continue;
+          }
+          if (fx0 > 0) memory.fill(dst, 0, <usize>fx0 * pixelBytes);
+          const srcRow = image + <usize>iy * imageRowBytes;
+          if (dilationW == 1) {
+            copyFloats(dst + <usize>fx0 * pixelBytes, srcRow + <usize>(ix0 + fx0) * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
+          } else {
+            for (let fx = fx0; fx < fx1; fx++) {
+              copyFloats(dst + <usize>fx * pixelBytes, srcRow + <usize>(ix0 + fx * dilationW) * pixelBytes, pixelBytes);
+            }
+          }
+          if (fx1 < filterW) memory.fill(dst + <usize>fx1 * pixelBytes, 0, <usize>(filterW - fx1) * pixelBytes);
+          dst += tapRowBytes;
+        }
+      }
+    }
+  }
+}
+
+/** Scatter-adds the column matrix `col` onto the NHWC image `dx` (zeroed first): the adjoint of im2col. */
+export function col2im(col: usize, dx: usize, geom: usize): void {
+  const batch = load<i32>(geom, 0), inH = load<i32>(geom, 4), inW = load<i32>(geom, 8), channels = load<i32>(geom, 12);
+  const outH = load<i32>(geom, 16), outW = load<i32>(geom, 20), filterH = load<i32>(geom, 24), filterW = load<i32>(geom, 28);
+  const strideH = load<i32>(geom, 32), strideW = load<i32>(geom, 36), dilationH = load<i32>(geom, 40), dilationW = load<i32>(geom, 44);
+  const padTop = load<i32>(geom, 48), padLeft = load<i32>(geom, 52);
+  const pixelBytes = <usize>channels << 2;
+  const tapRowBytes = <usize>filterW * pixelBytes;
+  const imageRowBytes = <usize>inW * pixelBytes;
+  memory.fill(dx, 0, <usize>batch * <usize>inH * imageRowBytes);
+  let src = col;
+  for (let b = 0; b < batch; b++) {
+    const image = dx + <usize>b * <usize>inH * imageRowBytes;
+    for (let oy = 0; oy < outH; oy++) {
+      const iy0 = oy * strideH - padTop;
+      for (let ox = 0; ox < outW; ox++) {
+        const ix0 = ox * strideW - padLeft;
+        const fx0 = firstValidTap(ix0, dilationW, filterW);
+        const fx1 = max(fx0, endValidTap(ix0, dilationW, filterW, inW));
+        for (let fy = 0; fy < filterH; fy++) {
+          const iy = iy0 + fy * dilationH;
+          if (iy >= 0 && iy < inH && fx0 < fx1) {
+            const dstRow = image + <usize>iy * imageRowBytes;
+            if (dilationW == 1) {
+              addFloats(dstRow + <usize>(ix0 + fx0) * pixelBytes, src + <usize>fx0 * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
+            } else {
+              for (let fx = fx0; fx < fx1; fx++) {
+                addFloats(dstRow + <usize>(ix0 + fx * dilationW) * pixelBytes, src + <usize>fx * pixelBytes, pixelBytes);
+              }
+            }
+          }
+          src += tapRowBytes;
+        }
+      }
+    }
+  }
+}

@@ -49,6 +49,26 @@ export interface WasmGemmOptions {
 }
 
 /**
+ * Geometry of one NHWC 2-D convolution for `im2col`/`col2im`. tfjs's
+ * `backend_util.Conv2DInfo` satisfies it structurally.
+ */
+export interface Im2colGeometry {
+  batchSize: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padInfo: { top: number; left: number };
+}
+
+/**
  * A `GemmEngine` whose operands can live inside its WebAssembly memory.
  *
  * Zero-copy use: `alloc` returns a Float32Array view INSIDE the engine
@@ -71,6 +91,16 @@ export interface WasmGemmEngine extends GemmEngine {
   owns(array: Float32Array): boolean;
   /** Current size of the engine memory in bytes. */
   readonly memoryBytes: number;
+  /**
+   * Writes the column matrix of the NHWC image `x` into `col`: one row per
+   * output pixel (batch, outRow, outCol), one column per filter tap in HWIO
+   * order (filterRow, filterCol, inChannel), zeros for padding taps. `col`
+   * must hold batch·outH·outW × filterH·filterW·inC floats; allocate it with
+   * `alloc` so the following `sgemm` reads it in place.
+   */
+  im2col(x: Float32Array, geometry: Im2colGeometry, col: Float32Array): void;
+  /** The adjoint of `im2col`: `dx` (NHWC, fully overwritten) = sum of the column rows scattered back onto their pixels. */
+  col2im(col: Float32Array, geometry: Im2colGeometry, dx: Float32Array): void;
 }
 
 /** Upper bound on threads: the task descriptor holds one scratch pointer per thread. */
@@ -79,6 +109,8 @@ const PAGE_BYTES = 65536;
 /** Byte layout of the reserved low region of the memory (address 0 stays unused so a null pointer never aliases data). */
 const CTRL_OFFSET = 1024;
 const DESC_OFFSET = 2048;
+/** 14 i32 words of im2col geometry. */
+const GEOMETRY_OFFSET = 1536;
 const DESC_SCRATCH_WORD = 32;
 const ARENA_BASE = DESC_OFFSET + 4 * (DESC_SCRATCH_WORD + MAX_THREADS);
 /** Micro-tile of the kernel (must match assembly/gemm.ts). */
@@ -90,6 +122,8 @@ const SPLIT_M = 2;
 
 interface GemmExports {
   gemmTask(desc: number, thread: number): void;
+  im2col(x: number, col: number, geometry: number): void;
+  col2im(col: number, dx: number, geometry: number): void;
   scratchBytes(kc: number, mc: number, nc: number): number;
 }
 
@@ -129,6 +163,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   private readonly chunksPerThread: number;
   private readonly minChunkFlops: number;
   private readonly desc: Uint32Array;
+  private readonly geometry: Int32Array;
   private readonly scratchOffsets: number[];
   private readonly userAllocations = new Set<number>();
   private staging: { offset: number; bytes: number } | undefined;
@@ -157,6 +192,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.minChunkFlops = init.minChunkFlops;
     this.scratchOffsets = init.scratchOffsets;
     this.desc = new Uint32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD + MAX_THREADS);
+    this.geometry = new Int32Array(init.arena.buffer(), GEOMETRY_OFFSET, 14);
     this.name = `${init.variant === 'relaxed' ? 'wasm-simd-relaxed' : 'wasm-simd'}, ${init.threads} thread${init.threads === 1 ? '' : 's'}`;
     this.scratchOffsets.forEach((offset, t) => (this.desc[DESC_SCRATCH_WORD + t] = offset));
   }
@@ -226,22 +262,12 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     check(call.b, offsetB, spanB, 'B');
     check(call.c, offsetC, spanC, 'C');
 
-    const ownA = spanA === 0 || this.arena.owns(call.a);
-    const ownB = spanB === 0 || this.arena.owns(call.b);
+    const [ptrA, ptrB, ptrC] = this.place([
+      { array: call.a, offset: offsetA, length: spanA, copyIn: true },
+      { array: call.b, offset: offsetB, length: spanB, copyIn: true },
+      { array: call.c, offset: offsetC, length: spanC, copyIn: accumulate },
+    ]) as [number, number, number];
     const ownC = this.arena.owns(call.c);
-    const stageA = ownA ? 0 : alignFloats(spanA);
-    const stageB = ownB ? 0 : alignFloats(spanB);
-    const stageC = ownC ? 0 : alignFloats(spanC);
-    const stagingOffset = this.ensureStaging((stageA + stageB + stageC) * 4);
-
-    let ptrA = ownA ? call.a.byteOffset + offsetA * 4 : stagingOffset;
-    let ptrB = ownB ? call.b.byteOffset + offsetB * 4 : stagingOffset + stageA * 4;
-    const ptrC = ownC ? call.c.byteOffset + offsetC * 4 : stagingOffset + (stageA + stageB) * 4;
-    if (spanA === 0) ptrA = 0;
-    if (spanB === 0) ptrB = 0;
-    if (!ownA) this.arena.floats(ptrA, spanA).set(call.a.subarray(offsetA, offsetA + spanA));
-    if (!ownB) this.arena.floats(ptrB, spanB).set(call.b.subarray(offsetB, offsetB + spanB));
-    if (!ownC && accumulate) this.arena.floats(ptrC, spanC).set(call.c.subarray(offsetC, offsetC + spanC));
 
     const { split, active, chunks } = this.planSplit(m, n, k, batch, strideC);
     const desc = this.desc;
@@ -289,6 +315,58 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     }
   }
 
+  im2col(x: Float32Array, geometry: Im2colGeometry, col: Float32Array): void {
+    this.assertLive();
+    const { imageLength, colLength } = this.writeGeometry(geometry);
+    this.checkLength(x, imageLength, 'im2col: x');
+    this.checkLength(col, colLength, 'im2col: col');
+    if (colLength === 0) return;
+    const [ptrX, ptrCol] = this.place([
+      { array: x, offset: 0, length: imageLength, copyIn: true },
+      { array: col, offset: 0, length: colLength, copyIn: false },
+    ]) as [number, number];
+    this.kernel.im2col(ptrX, ptrCol, GEOMETRY_OFFSET);
+    if (!this.arena.owns(col)) col.set(this.arena.floats(ptrCol, colLength));
+  }
+
+  col2im(col: Float32Array, geometry: Im2colGeometry, dx: Float32Array): void {
+    this.assertLive();
+    const { imageLength, colLength } = this.writeGeometry(geometry);
+    this.checkLength(col, colLength, 'col2im: col');
+    this.checkLength(dx, imageLength, 'col2im: dx');
+    if (imageLength === 0) return;
+    const [ptrCol, ptrDx] = this.place([
+      { array: col, offset: 0, length: colLength, copyIn: true },
+      { array: dx, offset: 0, length: imageLength, copyIn: false },
+    ]) as [number, number];
+    this.kernel.col2im(ptrCol, ptrDx, GEOMETRY_OFFSET);
+    if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrDx, imageLength));
+  }
+
+  private checkLength(array: Float32Array, needed: number, label: string): void {
+    if (array.length < needed) throw new InvalidArgumentError(`${label} needs ${needed} elements but has ${array.length}`);
+  }
+
+  /** Validates the geometry and stores it where the kernel reads it. */
+  private writeGeometry(g: Im2colGeometry): { imageLength: number; colLength: number } {
+    const words = [
+      g.batchSize, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth,
+      g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padInfo.top, g.padInfo.left,
+    ];
+    const names = 'batchSize inHeight inWidth inChannels outHeight outWidth filterHeight filterWidth strideHeight strideWidth dilationHeight dilationWidth padInfo.top padInfo.left'.split(' ');
+    words.forEach((value, index) => {
+      const minimum = index >= 8 && index < 12 ? 1 : 0; // strides and dilations are ≥ 1
+      if (!Number.isInteger(value) || value < minimum || value > 0x7fffffff) {
+        throw new InvalidArgumentError(`im2col geometry: ${names[index]} must be an integer ≥ ${minimum}, got ${value}`);
+      }
+    });
+    this.geometry.set(words);
+    return {
+      imageLength: g.batchSize * g.inHeight * g.inWidth * g.inChannels,
+      colLength: g.batchSize * g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * g.inChannels,
+    };
+  }
+
   /** How to divide a task among threads: the split dimension, the threads taking part and the chunks they claim. */
   private planSplit(m: number, n: number, k: number, batch: number, strideC: number): { split: number; active: number; chunks: number } {
     const threads = this.threads;
@@ -309,6 +387,25 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     const chunks = Math.min(units, threads * perThread);
     const active = Math.min(threads, chunks);
     return active === 1 ? { split: SPLIT_BATCH, active: 1, chunks: 1 } : { split, active, chunks };
+  }
+
+  /**
+   * Byte pointers for operands: arrays inside the engine memory are used in
+   * place, the others get a slot in the staging block (filled from the array
+   * when `copyIn`). Empty operands get pointer 0.
+   */
+  private place(operands: { array: Float32Array; offset: number; length: number; copyIn: boolean }[]): number[] {
+    const slots = operands.map(({ array, length }) => (length === 0 || this.arena.owns(array) ? 0 : alignFloats(length)));
+    const base = this.ensureStaging(slots.reduce((sum, floats) => sum + floats, 0) * 4);
+    let next = base;
+    return operands.map(({ array, offset, length, copyIn }, index) => {
+      if (length === 0) return 0;
+      if (slots[index] === 0) return array.byteOffset + offset * 4;
+      const pointer = next;
+      next += slots[index]! * 4;
+      if (copyIn) this.arena.floats(pointer, length).set(array.subarray(offset, offset + length));
+      return pointer;
+    });
   }
 
   /** A staging block of at least `bytes` bytes for copied operands, reused across calls. */

@@ -1,5 +1,5 @@
 export { createWasmGemmEngine, DEFAULT_BLOCKING } from './engine.js';
-export type { GemmBlocking, WasmGemmEngine, WasmGemmOptions } from './engine.js';
+export type { GemmBlocking, Im2colGeometry, WasmGemmEngine, WasmGemmOptions } from './engine.js';
 export { bestGemmVariant, gemmWasmPath, relaxedSimdSupported } from './module.js';
 export type { GemmVariant } from './module.js';
 export { benchmarkGemm } from './benchmark.js';
