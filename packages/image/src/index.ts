@@ -11,3 +11,6 @@ export * from './model/vqvae.js';
 export * from './tokenizer.js';
 export * from './report/canvas.js';
 export * from './report/charts.js';
+export * from './train/schedule.js';
+export * from './train/trainer.js';
+export * from './train/report.js';
