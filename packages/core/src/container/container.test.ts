@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { NeighbourContextModelSet } from '../entropy/neighbour-model.js';
 import { StaticModelSet } from '../entropy/static-model.js';
-import { adaptiveSpec, fixedLengthSpec, uniformSpec, type EntropyModelSpec } from '../entropy/spec.js';
+import { externalPredictorSpec } from '../entropy/external-model.js';
+import { adaptiveSpec, fixedLengthSpec, modelFingerprint, uniformSpec, type EntropyModelSpec } from '../entropy/spec.js';
 import {
   ContainerChecksumError,
   ContainerError,
@@ -74,7 +76,7 @@ describe('container round trip', () => {
     });
   }
 
-  it('documented overhead: a 7×7 grid of 9-bit codes costs 24 header+checksum bytes on top of its 56-byte payload', () => {
+  it('documented overhead: a 7×7 grid of 9-bit codes costs 23 header+checksum bytes on top of its 56-byte payload', () => {
     const bytes = writeContainer(imageHeader, [imageSegment], { model: fixedLengthSpec });
     const header = readContainerHeader(bytes);
     // magic 2 + version 1 + flags 1 + tokenizer id 8 + levels 1 + codebook size 512 (2-byte varint) + segment count 1
@@ -118,6 +120,30 @@ describe('container round trip', () => {
       expect(Array.from(segments[1].codes)).toEqual([64, 3, 64, 64, 7]);
       expect(Array.from(segments[3].codes)).toEqual(Array.from(fourD.codes));
     }
+  });
+
+  it('an external predictor (the prior) sees every level\'s history in coding order and round-trips', () => {
+    const sizes = [32, 8];
+    const seen: number[] = [];
+    const spec = externalPredictorSpec({
+      fingerprint: modelFingerprint(new TextEncoder().encode('prior weights v1')),
+      createPredictor: (level, k) => (history, context) => {
+        seen.push(history.length - context.position);
+        // Favour the code this level had one step earlier, as a stand-in for a learned prior.
+        const p = new Float64Array(k).fill(0.1);
+        if (history.length >= 2) p[history[history.length - 2] % k] += 5;
+        return p;
+      },
+    });
+    const seg: CodeSegment = { shape: [10, 2], codes: Int32Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 3 : 5)) };
+    const bytes = writeContainer({ modality: 'audio', tokenizerId: TOKENIZER, codebookSizes: sizes }, [seg], { model: spec });
+    const { segments } = readContainer(bytes, { model: spec });
+    expect(Array.from(segments[0].codes)).toEqual(Array.from(seg.codes));
+    // history.length === position at every step: one shared, level-interleaved history.
+    expect(new Set(seen)).toEqual(new Set([0]));
+    expect(bytes.length).toBeLessThan(writeContainer({ tokenizerId: TOKENIZER, codebookSizes: sizes }, [seg], { model: uniformSpec }).length);
+    const otherPrior = externalPredictorSpec({ fingerprint: modelFingerprint(new TextEncoder().encode('prior weights v2')), createPredictor: (_level, k) => () => new Float64Array(k).fill(1) });
+    expect(() => readContainer(bytes, { model: otherPrior })).toThrow(EntropyModelMismatchError);
   });
 
   it('zero segments', () => {
@@ -196,8 +222,9 @@ describe('container identity checks', () => {
 describe('container robustness (mutated inputs)', () => {
   const limits: ContainerLimits = { maxTotalSymbols: 1 << 14, maxSymbolsPerSegment: 1 << 14, maxSegments: 64 };
   const staticSet = StaticModelSet.train([imageSegment.codes], [512]);
+  const neighbourSet = NeighbourContextModelSet.train([imageSegment], [512], { minContextCount: 1 });
   const pool: { bytes: Uint8Array; model: EntropyModelSpec | undefined }[] = [];
-  for (const model of [fixedLengthSpec, uniformSpec, adaptiveSpec, staticSet]) {
+  for (const model of [fixedLengthSpec, uniformSpec, adaptiveSpec, staticSet, neighbourSet]) {
     pool.push({ bytes: writeContainer(imageHeader, [imageSegment], { model }), model });
   }
   const sizes = [300, 17];

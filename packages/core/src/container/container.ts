@@ -10,6 +10,7 @@ import { fixedLengthStreamBits, packFixedLength, unpackFixedLength } from '../en
 import { MAX_ALPHABET_SIZE, type ProbabilityModel } from '../entropy/model.js';
 import {
   adaptiveSpec,
+  createLevelModels,
   ENTROPY_MODEL_KIND_IDS,
   fixedLengthSpec,
   MODEL_FINGERPRINT_BYTES,
@@ -182,19 +183,11 @@ export function writeContainer(header: ContainerHeaderInit, segments: readonly C
   return w.finish();
 }
 
-function createModels(spec: EntropyModelSpec, sizes: readonly number[]): ProbabilityModel[] {
-  return sizes.map((k, level) => spec.createModel(level, k));
-}
-
 function encodePayloads(segments: readonly CodeSegment[], sizes: readonly number[], spec: EntropyModelSpec, carry: boolean): Uint8Array[] {
   if (spec.kind === 'fixed-length') return segments.map((seg) => packFixedLength(seg.codes, sizes));
-  let models = createModels(spec, sizes);
-  for (const m of models) m.reset();
+  let models = createLevelModels(spec, sizes);
   return segments.map((seg, index) => {
-    if (index > 0 && !carry) {
-      models = createModels(spec, sizes);
-      for (const m of models) m.reset();
-    }
+    if (index > 0 && !carry) models = createLevelModels(spec, sizes);
     return encodeCodeTensor(seg.codes, seg.shape, models);
   });
 }
@@ -354,10 +347,7 @@ export function readContainer(bytes: Uint8Array, options: ReadContainerOptions =
       if (spec.kind === 'fixed-length') {
         unpackFixedLength(bytes, info.size, sizes, out, info.payloadOffset, end);
       } else {
-        if (models === undefined || !header.carryModelState) {
-          models = createModels(spec, sizes);
-          for (const m of models) m.reset();
-        }
+        if (models === undefined || !header.carryModelState) models = createLevelModels(spec, sizes);
         decodeCodeTensor(bytes, info.shape, models, out, info.payloadOffset, end);
       }
     } catch (err) {

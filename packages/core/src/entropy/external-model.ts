@@ -8,20 +8,28 @@
 import { InvalidArgumentError } from '../errors.js';
 import { CumulativeFrequencyTable, MAX_ALPHABET_SIZE, type CodingContext, type FrequencyTable, type ProbabilityModel } from './model.js';
 import { defaultFrequencyTotal, quantizeFrequencies } from './quantize.js';
+import { MODEL_FINGERPRINT_BYTES, type EntropyModelSpec } from './spec.js';
 
-/** Predicts the distribution of the next symbol from the symbols coded so far (at this level). */
+/**
+ * Predicts the distribution of the next symbol (a vector of `alphabetSize`
+ * non-negative weights, e.g. softmax probabilities) from the symbols coded so
+ * far: this level's, or every level's in coding order when the models share
+ * a history (see `externalPredictorSpec`).
+ */
 export type SymbolPredictor = (history: readonly number[], context: CodingContext) => ArrayLike<number>;
 
 export interface ExternalPredictorModelOptions {
   /** Total of the quantized frequencies. Default 2^16 (more for alphabets > 2^15). */
   total?: number;
+  /** History array to append coded symbols to; pass one array to several levels' models to share it. Default: a private array. */
+  history?: number[];
 }
 
 export class ExternalPredictorModel implements ProbabilityModel {
   readonly alphabetSize: number;
   private readonly predictor: SymbolPredictor;
   private readonly total: number;
-  private readonly history: number[] = [];
+  private readonly history: number[];
   private readonly scratch: Uint32Array;
 
   constructor(alphabetSize: number, predictor: SymbolPredictor, options: ExternalPredictorModelOptions = {}) {
@@ -32,6 +40,7 @@ export class ExternalPredictorModel implements ProbabilityModel {
     this.predictor = predictor;
     this.total = options.total ?? defaultFrequencyTotal(alphabetSize);
     this.scratch = new Uint32Array(alphabetSize);
+    this.history = options.history ?? [];
   }
 
   frequencies(context: CodingContext): FrequencyTable {
@@ -49,4 +58,33 @@ export class ExternalPredictorModel implements ProbabilityModel {
   reset(): void {
     this.history.length = 0;
   }
+}
+
+export interface ExternalPredictorSpecOptions {
+  /** Identity of the predictor's parameters (e.g. `modelFingerprint(priorWeights)`), stored in containers it codes. */
+  fingerprint: Uint8Array;
+  /** A predictor for one level (called once per level for every fresh set of models). */
+  createPredictor(level: number, alphabetSize: number): SymbolPredictor;
+  /** All levels' models append to one history, in coding order (level-interleaved). Default true. */
+  sharedHistory?: boolean;
+  /** Total of the quantized frequencies. Default 2^16 (more for alphabets > 2^15). */
+  total?: number;
+}
+
+/** (d) The `external` entropy model spec for a predictor such as the Transformer prior. */
+export function externalPredictorSpec(options: ExternalPredictorSpecOptions): EntropyModelSpec {
+  if (options.fingerprint.length !== MODEL_FINGERPRINT_BYTES) {
+    throw new InvalidArgumentError(`externalPredictorSpec: fingerprint must be ${MODEL_FINGERPRINT_BYTES} bytes (see modelFingerprint)`);
+  }
+  const make = (level: number, k: number, history: number[] | undefined) =>
+    new ExternalPredictorModel(k, options.createPredictor(level, k), { total: options.total, history });
+  return {
+    kind: 'external',
+    fingerprint: options.fingerprint,
+    createModel: (level, k) => make(level, k, undefined),
+    createModels: (sizes) => {
+      const history: number[] | undefined = options.sharedHistory === false ? undefined : [];
+      return sizes.map((k, level) => make(level, k, history));
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { ContextWalker, codeTensorSize, encodeCodeTensor } from './code-stream.js';
 import { fixedLengthStreamBits } from './fixed-length.js';
 import type { ProbabilityModel } from './model.js';
-import type { EntropyModelSpec } from './spec.js';
+import { createLevelModels, type EntropyModelSpec } from './spec.js';
 
 export interface CodeBitsReport {
   /** The name the model was given in the `models` record. */
@@ -52,7 +52,7 @@ export function measureCodeBits(
       for (const t of tensors) payloadBits += 8 * Math.ceil(fixedLengthStreamBits(t.codes.length, codebookSizes) / 8);
       idealBits = tensors.reduce((n, t) => n + fixedLengthStreamBits(t.codes.length, codebookSizes), 0);
     } else {
-      const fresh = (): ProbabilityModel[] => codebookSizes.map((k, l) => spec.createModel(l, k));
+      const fresh = (): ProbabilityModel[] => createLevelModels(spec, codebookSizes);
       let coding = fresh();
       let measuring = fresh();
       for (const [index, t] of tensors.entries()) {

@@ -5,6 +5,7 @@
  * fails with a clear mismatch error.
  */
 import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
 import { AdaptiveFrequencyModel } from './adaptive-model.js';
 import type { ProbabilityModel } from './model.js';
 import { UniformModel } from './uniform-model.js';
@@ -39,6 +40,22 @@ export interface EntropyModelSpec {
   readonly fingerprint?: Uint8Array;
   /** A fresh model for quantizer `level` with `alphabetSize` codes. Not called for `fixed-length`. */
   createModel(level: number, alphabetSize: number): ProbabilityModel;
+  /**
+   * Optional: fresh models for all levels at once, for models that share
+   * state across levels (a prior that sees the interleaved history of every
+   * level). When present it is used instead of `createModel`.
+   */
+  createModels?(codebookSizes: readonly number[]): ProbabilityModel[];
+}
+
+/** Fresh per-level models of a spec (through `createModels` when it has one). */
+export function createLevelModels(spec: EntropyModelSpec, codebookSizes: readonly number[]): ProbabilityModel[] {
+  const models = spec.createModels !== undefined ? spec.createModels(codebookSizes) : codebookSizes.map((k, level) => spec.createModel(level, k));
+  if (models.length !== codebookSizes.length || models.some((m, l) => m.alphabetSize !== codebookSizes[l])) {
+    throw new InvalidArgumentError(`entropy model '${spec.kind}' produced models that do not match the codebook sizes [${codebookSizes.join(', ')}]`);
+  }
+  for (const m of models) m.reset();
+  return models;
 }
 
 /** First `MODEL_FINGERPRINT_BYTES` bytes of SHA-256 of `bytes`. */
