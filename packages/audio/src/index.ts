@@ -1,2 +1,4 @@
 export * from './wav.js';
 export * from './resample.js';
+export * from './dsp.js';
+export * from './dsp-tf.js';
