@@ -10,12 +10,17 @@ const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const json = args.has('--json');
 
-/** [label, m, k, n] */
+/**
+ * [label, m, k, n, inPlace]. `inPlace` puts the operands in engine memory
+ * (`engine.alloc`), as a conv kernel writing its im2col matrix there does;
+ * otherwise A and B are copied in and C out on every call.
+ */
 const SHAPES = [
-  ['square 1024³', 1024, 1024, 1024],
-  ['conv-like 25088×288×64', 25088, 288, 64],
+  ['square 1024³', 1024, 1024, 1024, false],
+  ['conv-like 25088×288×64', 25088, 288, 64, false],
+  ['conv-like, in place', 25088, 288, 64, true],
 ];
-if (quick) SHAPES.push(['small 128³', 128, 128, 128]);
+if (quick) SHAPES.push(['small 128³', 128, 128, 128, false]);
 
 const variants = ['simd'];
 if (await relaxedSimdSupported()) variants.push('relaxed');
@@ -35,8 +40,8 @@ for (const variant of variants) {
   for (const threads of threadCounts) {
     const engine = await createWasmGemmEngine({ variant, threads });
     try {
-      for (const [shape, m, k, n] of SHAPES) {
-        const result = benchmarkGemm(engine, { m, n, k, repeats: quick ? 3 : 5, minSeconds: quick ? 0.3 : 1 });
+      for (const [shape, m, k, n, inPlace] of SHAPES) {
+        const result = benchmarkGemm(engine, { m, n, k, inPlace, repeats: quick ? 3 : 5, minSeconds: quick ? 0.3 : 1 });
         print({ ...result, shape });
       }
     } finally {
