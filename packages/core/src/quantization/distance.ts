@@ -26,3 +26,25 @@ export function l2Normalize<T extends tf.Tensor>(x: T): T {
     return tf.div(x, tf.maximum(norm, 1e-12)) as T;
   });
 }
+
+/**
+ * Sums rows of `values` [N, D] into `numRows` buckets by int32 `rows` [N]:
+ * out[k] = Σ_{i: rows[i] = k} values[i]. A scatter-add in O(N·D); tfjs's cpu
+ * `unsortedSegmentSum` makes one full pass per bucket instead.
+ */
+export function scatterAddRows(values: tf.Tensor2D, rows: tf.Tensor1D, numRows: number): tf.Tensor2D {
+  return tf.tidy(() => tf.scatterND(tf.reshape(rows, [-1, 1]), values, [numRows, values.shape[1]]) as tf.Tensor2D);
+}
+
+/**
+ * `gather(table, rows)` whose gradient w.r.t. `table` is a scatter-add
+ * (`scatterAddRows`) rather than tfjs's unsorted-segment-sum, which the cpu
+ * backend runs as one pass per table row. `rows` gets no gradient.
+ */
+export function gatherRows(table: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
+  const op = tf.customGrad(((t: tf.Tensor) => ({
+    value: tf.gather(t, rows),
+    gradFunc: (dy: tf.Tensor) => scatterAddRows(dy as tf.Tensor2D, rows, table.shape[0]),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(table) as tf.Tensor2D;
+}

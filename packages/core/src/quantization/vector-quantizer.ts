@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
-import { l2Normalize, nearestCodes } from './distance.js';
+import { gatherRows, l2Normalize, nearestCodes, scatterAddRows } from './distance.js';
 import { assignmentCounts, kmeans } from './kmeans.js';
 import { perplexityOfCountsTensor } from './perplexity.js';
 import { QuantizerProjection } from './projection.js';
@@ -237,14 +237,8 @@ export class VectorQuantizer extends Module implements Quantizer {
       // Off the tape: indices have no gradient, and the [N, K] distance GEMM
       // would otherwise be backpropagated (with zeros) at the cost of two more.
       const codes = withoutGradient(() => nearestCodes(z, codebook));
-      let quantized: tf.Tensor2D;
-      if (training && this.options.codebook === 'loss') {
-        // One-hot GEMM rather than gather: gather's gradient is an
-        // unsorted-segment-sum, which tfjs's cpu backend runs as K passes.
-        quantized = tf.matMul(tf.oneHot(codes, this.codebookSize).toFloat() as tf.Tensor2D, codebook);
-      } else {
-        quantized = tf.gather(codebook, codes) as tf.Tensor2D;
-      }
+      // In 'loss' mode the codebook gradient is a scatter-add over the assigned rows.
+      const quantized = this.options.codebook === 'loss' ? gatherRows(codebook, codes) : (tf.gather(codebook, codes) as tf.Tensor2D);
       let loss = tf.mul(tf.mean(tf.square(tf.sub(z, stopGradient(quantized)))), this.options.commitmentWeight) as tf.Scalar;
       if (this.options.codebook === 'loss') {
         loss = tf.add(loss, tf.mean(tf.square(tf.sub(stopGradient(z), quantized)))) as tf.Scalar;
@@ -282,13 +276,12 @@ export class VectorQuantizer extends Module implements Quantizer {
       tf.tidy(() => {
         const vectors = batches.length === 1 ? batches[0]!.vectors : tf.concat(batches.map((b) => b.vectors));
         const codes = batches.length === 1 ? batches[0]!.codes : tf.concat(batches.map((b) => b.codes));
-        const oneHot = tf.oneHot(codes, K).toFloat() as tf.Tensor2D;
         // Statistics per training batch, so thresholds do not depend on how many forwards one step made.
-        const counts = tf.div(tf.sum(oneHot, 0), batches.length);
+        const counts = tf.div(tf.bincount(codes, tf.tensor1d([], 'float32'), K), batches.length);
         const clusterSize = tf.add(tf.mul(this.clusterSize, decay), tf.mul(counts, 1 - decay));
         this.clusterSize.assign(clusterSize);
         if (this.embedSum) {
-          const sums = tf.div(tf.matMul(oneHot, vectors, true, false), batches.length);
+          const sums = tf.div(scatterAddRows(vectors, codes, K), batches.length);
           const embedSum = tf.add(tf.mul(this.embedSum, decay), tf.mul(sums, 1 - decay));
           this.embedSum.assign(embedSum);
           const total = tf.sum(clusterSize);
