@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '@vqkit/core';
+import { l1Loss, melLoss, multiResolutionStftLoss, stftLossTerms } from './losses.js';
+
+function noise(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+}
+
+/** A voiced-speech-like test signal: harmonics of 150 Hz under an envelope, at 8 kHz. */
+function speechLike(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => {
+    const t = i / 8000;
+    let v = 0;
+    for (let h = 1; h <= 12; h++) v += Math.sin(2 * Math.PI * 150 * h * t + h) / h;
+    return 0.3 * v * Math.sin((Math.PI * i) / n);
+  });
+}
+
+const losses: [string, (p: tf.Tensor, t: tf.Tensor) => tf.Scalar][] = [
+  ['l1', l1Loss],
+  ['multi-resolution STFT', (p, t) => multiResolutionStftLoss(p, t)],
+  ['mel', (p, t) => melLoss(p, t, { sampleRate: 8000 })],
+];
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe.each(losses)('%s loss', (_name, loss) => {
+  const n = 800;
+  const clean = speechLike(n);
+  const batchOf = (noiseLevel: number): tf.Tensor2D => {
+    const a = clean.map((v, i) => v + noiseLevel * noise(n, 7)[i]!);
+    const b = clean.map((v, i) => 0.5 * v + noiseLevel * noise(n, 8)[i]!);
+    return tf.tensor2d([...a, ...b], [2, n]);
+  };
+
+  it('is zero for identical signals and grows with noise', () => {
+    const target = batchOf(0);
+    const values = [0, 0.003, 0.03, 0.3].map((level) => {
+      const pred = batchOf(level);
+      const value = loss(pred, target).dataSync()[0]!;
+      pred.dispose();
+      return value;
+    });
+    expect(values[0]).toBeCloseTo(0, 6);
+    for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThan(values[i - 1]!);
+    target.dispose();
+  });
+
+  it('has finite, non-zero gradients (also for a silent target) and leaks nothing', () => {
+    const before = tf.memory().numTensors;
+    const target = batchOf(0);
+    const pred = batchOf(0.05);
+    const silent = tf.zeros([2, n]);
+    for (const t of [target, silent]) {
+      const g = tf.grad((p: tf.Tensor) => loss(p, t))(pred);
+      const values = g.dataSync();
+      expect(values.every(Number.isFinite)).toBe(true);
+      expect(values.some((v) => v !== 0)).toBe(true);
+      g.dispose();
+    }
+    tf.dispose([target, pred, silent]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('decreases under gradient descent from a noisy start', () => {
+    const target = batchOf(0);
+    const pred = tf.variable(batchOf(0.1));
+    const optimizer = tf.train.adam(0.005);
+    const first = loss(pred, target).dataSync()[0]!;
+    for (let step = 0; step < 8; step++) optimizer.minimize(() => loss(pred, target));
+    const last = loss(pred, target).dataSync()[0]!;
+    expect(last).toBeLessThan(0.9 * first);
+    tf.dispose([target, pred]);
+    optimizer.dispose();
+  });
+});
+
+describe('STFT loss terms', () => {
+  it('spectral convergence of a scaled signal is |1 − g|', () => {
+    const x = tf.tensor1d(noise(1200, 9));
+    const { spectralConvergence, logMagnitude } = stftLossTerms(tf.mul(x, 0.5), x, { nFft: 128, hopLength: 32, winLength: 128 });
+    expect(spectralConvergence.dataSync()[0]).toBeCloseTo(0.5, 2);
+    // ln 2 wherever the magnitude is well above the floor (almost every bin of white noise).
+    expect(logMagnitude.dataSync()[0]!).toBeGreaterThan(0.65);
+    expect(logMagnitude.dataSync()[0]!).toBeLessThanOrEqual(Math.log(2) + 1e-4);
+  });
+
+  it('rejects mismatched shapes', () => {
+    expect(() => l1Loss(tf.zeros([10]), tf.zeros([11]))).toThrow(InvalidArgumentError);
+    expect(() => multiResolutionStftLoss(tf.zeros([1, 10]), tf.zeros([10]))).toThrow(InvalidArgumentError);
+  });
+});
