@@ -333,6 +333,40 @@ export async function loadImageU8(input: ImageInput, options: ImageLoadOptions =
   return finish(raw, options, (n) => new Uint8Array(n), toByte);
 }
 
+/**
+ * The size `loadImage(input, options)` would return, read from the file
+ * header only (no pixel decoding). Throws like `loadImage` for unreadable
+ * headers and for a size mismatch under policy 'none'; corrupt pixel data
+ * is only detected by a full decode.
+ */
+export async function probeImageSize(input: ImageInput, options: ImageLoadOptions = {}): Promise<ImageSize> {
+  const size = resolveSize(options.size);
+  const policy: ResizePolicy = options.resize ?? (size ? 'center-crop' : 'none');
+  const label = describeInput(input);
+  let width: number;
+  let height: number;
+  if (isRawImage(input)) {
+    validateRawImage(input);
+    ({ width, height } = input);
+  } else {
+    const pipeline = typeof input === 'string' || input instanceof Uint8Array ? sharp(input, { failOn: 'warning' }) : input.clone();
+    let meta: sharp.Metadata;
+    try {
+      meta = await pipeline.metadata();
+    } catch (err) {
+      throw wrapDecodeError(err, label);
+    }
+    if (meta.width === undefined || meta.height === undefined) throw new FileFormatError('image header has no dimensions', label);
+    const swap = (meta.orientation ?? 1) >= 5 && (options.autoOrient ?? true);
+    width = swap ? meta.height : meta.width;
+    height = swap ? meta.width : meta.height;
+  }
+  if (size && policy !== 'none') return { width: size.width, height: size.height };
+  const probed = { data: new Uint8Array(0), width, height, channels: 1 };
+  checkNoneSize(probed, size, policy, label);
+  return { width, height };
+}
+
 /** 8-bit pixels → float in [0, 1] (same layout). */
 export function toFloatImage(image: RawImage): Float32Array {
   if (image.data instanceof Float32Array) return image.data;

@@ -170,6 +170,58 @@ describe('ImageDataset: folder source', () => {
   });
 });
 
+describe('ImageDataset: streaming (cache: false)', () => {
+  let folder: string;
+  beforeAll(async () => {
+    folder = path.join(dir, 'stream');
+    fs.mkdirSync(folder, { recursive: true });
+    for (let i = 0; i < 5; i++) {
+      fs.writeFileSync(path.join(folder, `img${i}.png`), await encodeImage(randomImage(24, 20, 3, 100 + i), 'png'));
+    }
+    // Header intact (so it passes the load-time probe) but pixel data cut off.
+    const whole = await encodeImage(randomImage(24, 20, 3, 200), 'png');
+    fs.writeFileSync(path.join(folder, 'img9-broken.png'), whole.subarray(0, 100));
+  });
+
+  it('decodes per batch, yields the same samples as the cached mode, and skips files that fail mid-epoch', async () => {
+    const options = { source: { kind: 'folder', path: folder } as const, cropSize: 8, cropsPerImage: 2, flipHorizontal: true, seed: 9 };
+    const cached = await ImageDataset.load(options);
+    expect(cached.train.imageCount).toBe(5);
+    expect(cached.skipped.map((s) => path.basename(s.path))).toEqual(['img9-broken.png']);
+
+    const warnings: DatasetWarning[] = [];
+    const streaming = new ImageDataset({ ...options, cache: false });
+    streaming.on('warning', (w) => warnings.push(w));
+    await streaming.load();
+    expect(streaming.train.imageCount).toBe(6);
+    expect(streaming.train.cached).toBe(false);
+    expect(() => streaming.train.image(0)).toThrow(/not cached/);
+    expect(warnings).toEqual([]);
+
+    // Epoch 0: the broken file's samples are dropped from their batches and reported.
+    const e0 = await collect(streaming.train, { batchSize: 4, epoch: 0 });
+    expect(e0.reduce((n, b) => n + b.size, 0)).toBe(10);
+    expect(warnings.map((w) => path.basename(w.path))).toEqual(['img9-broken.png']);
+    expect(streaming.skipped.map((s) => path.basename(s.path))).toEqual(['img9-broken.png']);
+    // Later epochs exclude it up front and match the cached dataset sample for sample.
+    expect(streaming.train.samplesPerEpoch).toBe(10);
+    const name = (ds: ImageDataset, b: ImageBatch) => [...b.indices].map((i) => path.basename(ds.train.info(i).name));
+    const s1 = await collect(streaming.train, { batchSize: 3, epoch: 1 });
+    const c1 = await collect(cached.train, { batchSize: 3, epoch: 1 });
+    expect(s1.flatMap((b) => name(streaming, b))).toEqual(c1.flatMap((b) => name(cached, b)));
+    expect(concat(s1).images).toEqual(concat(c1).images);
+    const loaded = await streaming.train.loadBatchOf([0, 1]);
+    expect([...loaded.images]).toEqual([...cached.train.batchOf([0, 1]).images]);
+  });
+
+  it("throws from the iterator under onCorrupt: 'fail'", async () => {
+    const ds = await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 8, cache: false, onCorrupt: 'fail' });
+    const err = await collect(ds.train, { batchSize: 6 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileFormatError);
+    expect((err as FileFormatError).path).toBe(path.join(folder, 'img9-broken.png'));
+  });
+});
+
 describe('ImageDataset: arrays source, determinism and splits', () => {
   const stack = { data: randomImage(8, 8 * 10, 3, 5).data as Uint8Array, count: 10, height: 8, width: 8, channels: 3 };
   const labels = Array.from({ length: 10 }, (_, i) => i % 3);

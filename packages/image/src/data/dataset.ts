@@ -21,7 +21,7 @@ import { EventEmitter } from 'node:events';
 import * as tf from '@tensorflow/tfjs';
 import { FileFormatError, InvalidArgumentError, Rng, type Seed } from '@vqkit/core';
 import type { AlphaPolicy, ImageSize, ResizePolicy } from '../io.js';
-import { decodeSource, type CachedImage, type ImageSource, type SkippedFile } from './sources.js';
+import { decodeRecord, decodeSource, type CachedImage, type ImageRecord, type ImageSource, type SkippedFile } from './sources.js';
 
 /** What to do with a file that cannot be decoded or used. */
 export type CorruptFilePolicy = 'skip' | 'fail';
@@ -73,6 +73,13 @@ export interface ImageDatasetOptions {
   concurrency?: number;
   /** Upper bound for the decoded-pixel cache per source, in bytes. Default 4 GiB. */
   maxCacheBytes?: number;
+  /**
+   * Folder sources: decode every image once at load and keep the pixels in
+   * memory (true), or read only the headers at load and decode the images of
+   * each batch on demand, one batch ahead (false) — for folders too large to
+   * hold decoded. IDX and array sources are always in memory. Default true.
+   */
+  cache?: boolean;
 }
 
 /** One batch, NHWC float32 in [0, 1]. */
@@ -118,39 +125,88 @@ interface Placement {
   flip: boolean;
 }
 
-/** A train or validation split: cached images plus the sampling policy. */
+/**
+ * Loads the pixels of an uncached record; resolves to undefined when the
+ * file turned out to be unusable and was skipped (the dataset has reported
+ * it), throws under the 'fail' policy.
+ */
+export type PixelLoader = (record: ImageRecord) => Promise<Uint8Array | Float32Array | undefined>;
+
+/** Identity of one dataset image, available without decoding it. */
+export interface ImageInfo {
+  name: string;
+  label: number;
+  width: number;
+  height: number;
+}
+
+/** A train or validation split: images plus the sampling policy. */
 export class ImageSplit {
-  /** Samples per epoch: images × cropsPerImage for training, one per image for validation. */
-  readonly samplesPerEpoch: number;
+  /** Images whose (streamed) decode failed; excluded from later epochs. */
+  private readonly broken = new Set<number>();
 
   /** @internal Built by ImageDataset. */
   constructor(
     readonly name: 'train' | 'validation',
-    private readonly images: readonly CachedImage[],
+    private readonly records: readonly ImageRecord[],
     readonly sampleShape: SampleShape,
     private readonly samplesPerImage: number,
     private readonly flipHorizontal: boolean,
     private readonly rng: Rng,
     readonly hasLabels: boolean,
-  ) {
-    this.samplesPerEpoch = images.length * samplesPerImage;
-  }
+    private readonly loadPixels: PixelLoader,
+    private readonly concurrency: number,
+  ) {}
 
   /** Number of distinct images in the split. */
   get imageCount(): number {
-    return this.images.length;
+    return this.records.length;
   }
 
-  /** The cached full image `i` (8-bit or float pixels), with its label and source name. */
+  /** Samples per epoch: usable images × cropsPerImage for training, one per image for validation. */
+  get samplesPerEpoch(): number {
+    return (this.records.length - this.broken.size) * this.samplesPerImage;
+  }
+
+  /** True when all pixels are in memory (`image` and `batchOf` work synchronously). */
+  get cached(): boolean {
+    return this.records.every((r) => r.data !== undefined);
+  }
+
+  private record(i: number): ImageRecord {
+    const r = this.records[i];
+    if (!r) throw new InvalidArgumentError(`image index ${i} out of range [0, ${this.records.length})`);
+    return r;
+  }
+
+  /** Name, label and decoded size of image `i` (no decoding needed). */
+  info(i: number): ImageInfo {
+    const { name, label, width, height } = this.record(i);
+    return { name, label, width, height };
+  }
+
+  /** The cached full image `i`. Streaming datasets (`cache: false`) must use {@link loadImage}. */
   image(i: number): Readonly<CachedImage> {
-    const img = this.images[i];
-    if (!img) throw new InvalidArgumentError(`image index ${i} out of range [0, ${this.images.length})`);
-    return img;
+    const r = this.record(i);
+    if (!r.data) throw new InvalidArgumentError(`image ${i} (${r.name}) is not cached (cache: false); use await split.loadImage(${i})`);
+    return r as CachedImage;
+  }
+
+  /** Full image `i`, decoding it if it is not cached. Throws FileFormatError if it cannot be decoded. */
+  async loadImage(i: number): Promise<CachedImage> {
+    const r = this.record(i);
+    if (r.data) return r as CachedImage;
+    const data = await this.loadPixels(r);
+    if (!data) {
+      this.broken.add(i);
+      throw new FileFormatError('image could not be decoded (reported as skipped)', r.name);
+    }
+    return { ...r, data };
   }
 
   /** Labels of all images (-1 = none), in image order. */
   labels(): Int32Array {
-    return Int32Array.from(this.images, (img) => img.label);
+    return Int32Array.from(this.records, (img) => img.label);
   }
 
   /** Batches per epoch for a batch size. */
@@ -162,14 +218,16 @@ export class ImageSplit {
   /** The sample placements of one epoch, in iteration order. Deterministic in (seed, split, epoch, options). */
   private plan(epoch: number, shuffle: boolean, augment: boolean): Placement[] {
     const epochRng = this.rng.fork(`epoch:${epoch}`);
-    const n = this.samplesPerEpoch;
+    const usable: number[] = [];
+    for (let i = 0; i < this.records.length; i++) if (!this.broken.has(i)) usable.push(i);
+    const n = usable.length * this.samplesPerImage;
     const order = shuffle ? epochRng.fork('order').permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
     const augmentRng = epochRng.fork('augment');
     const { width: cw, height: ch } = this.sampleShape;
     const out: Placement[] = new Array(n);
     for (let p = 0; p < n; p++) {
-      const image = Math.floor(order[p]! / this.samplesPerImage);
-      const img = this.images[image]!;
+      const image = usable[Math.floor(order[p]! / this.samplesPerImage)]!;
+      const img = this.records[image]!;
       let x: number;
       let y: number;
       let flip = false;
@@ -190,6 +248,9 @@ export class ImageSplit {
   /**
    * Iterates over one epoch in batches. The same (epoch, options) always give
    * the same batches; different epochs give different orders and crops.
+   * Streaming datasets decode the next batch while the current one is in use;
+   * a file that fails to decode is reported and its samples are left out of
+   * the batch (or, under onCorrupt 'fail', the iterator throws FileFormatError).
    */
   async *batches(options: BatchOptions): AsyncGenerator<ImageBatch, void, undefined> {
     const { batchSize } = options;
@@ -199,28 +260,74 @@ export class ImageSplit {
     const isTrain = this.name === 'train';
     const plan = this.plan(epoch, options.shuffle ?? isTrain, options.augment ?? isTrain);
     const end = options.dropLast ? plan.length - (plan.length % batchSize) : plan.length;
-    for (let start = 0; start < end; start += batchSize) {
-      yield this.assemble(plan.slice(start, Math.min(start + batchSize, end)));
+    const slice = (start: number) => plan.slice(start, Math.min(start + batchSize, end));
+    if (end === 0) return;
+    let pending: Promise<ImageBatch> | undefined = this.assembleAsync(slice(0));
+    try {
+      for (let start = 0; start < end; start += batchSize) {
+        const batch: ImageBatch = await pending!;
+        // Prefetch: decoding (in sharp's thread pool) overlaps the caller's work on this batch.
+        pending = start + batchSize < end ? this.assembleAsync(slice(start + batchSize)) : undefined;
+        if (batch.size > 0) yield batch;
+      }
+    } finally {
+      // The consumer may stop early; do not leave a rejected prefetch unobserved.
+      pending?.catch(() => undefined);
     }
   }
 
-  /** A batch of the given images, centre-cropped, unflipped (e.g. a fixed set to visualise reconstructions). */
+  /** A batch of the given cached images, centre-cropped, unflipped (e.g. a fixed set to visualise). */
   batchOf(imageIndices: ArrayLike<number>): ImageBatch {
+    return this.assemble(this.centrePlacements(imageIndices), (r) => {
+      if (!r.data) throw new InvalidArgumentError(`image ${r.name} is not cached (cache: false); use await split.loadBatchOf(...)`);
+      return r.data;
+    });
+  }
+
+  /** Like {@link batchOf}, decoding images that are not cached. Throws FileFormatError if one cannot be decoded. */
+  async loadBatchOf(imageIndices: ArrayLike<number>): Promise<ImageBatch> {
+    const placements = this.centrePlacements(imageIndices);
+    const pixels = new Map<number, Uint8Array | Float32Array>();
+    for (const p of placements) if (!pixels.has(p.image)) pixels.set(p.image, (await this.loadImage(p.image)).data);
+    return this.assemble(placements, (_, i) => pixels.get(i)!);
+  }
+
+  private centrePlacements(imageIndices: ArrayLike<number>): Placement[] {
     const placements: Placement[] = [];
     for (let k = 0; k < imageIndices.length; k++) {
       const i = imageIndices[k]!;
-      const img = this.image(i);
+      const r = this.record(i);
       placements.push({
         image: i,
-        x: Math.floor((img.width - this.sampleShape.width) / 2),
-        y: Math.floor((img.height - this.sampleShape.height) / 2),
+        x: Math.floor((r.width - this.sampleShape.width) / 2),
+        y: Math.floor((r.height - this.sampleShape.height) / 2),
         flip: false,
       });
     }
-    return this.assemble(placements);
+    return placements;
   }
 
-  private assemble(placements: Placement[]): ImageBatch {
+  private async assembleAsync(placements: Placement[]): Promise<ImageBatch> {
+    // Images found broken earlier in this epoch are not retried.
+    placements = placements.filter((p) => !this.broken.has(p.image));
+    const missing = [...new Set(placements.filter((p) => !this.records[p.image]!.data).map((p) => p.image))];
+    if (missing.length === 0) return this.assemble(placements, (r) => r.data!);
+    const decoded = new Map<number, Uint8Array | Float32Array>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < missing.length) {
+        const i = missing[next++]!;
+        const data = await this.loadPixels(this.records[i]!);
+        if (data) decoded.set(i, data);
+        else this.broken.add(i);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, missing.length) }, worker));
+    const kept = placements.filter((p) => this.records[p.image]!.data || decoded.has(p.image));
+    return this.assemble(kept, (r, i) => r.data ?? decoded.get(i)!);
+  }
+
+  private assemble(placements: Placement[], pixelsOf: (record: ImageRecord, index: number) => Uint8Array | Float32Array): ImageBatch {
     const { width: cw, height: ch, channels: c } = this.sampleShape;
     const n = placements.length;
     const sampleSize = cw * ch * c;
@@ -229,8 +336,8 @@ export class ImageSplit {
     const labels = this.hasLabels ? new Int32Array(n) : undefined;
     for (let s = 0; s < n; s++) {
       const { image, x, y, flip } = placements[s]!;
-      const img = this.images[image]!;
-      const src = img.data;
+      const img = this.records[image]!;
+      const src = pixelsOf(img, image);
       const scale = src instanceof Float32Array ? 1 : 1 / 255;
       const rowStride = img.width * c;
       let dst = s * sampleSize;
@@ -345,12 +452,13 @@ export class ImageDataset extends EventEmitter<EventMap> {
       resize: o.resize,
       concurrency,
       maxCacheBytes: o.maxCacheBytes ?? 4 * 2 ** 30,
+      cache: o.cache ?? true,
       onUnusable: (skipped: SkippedFile, error: unknown) => this.unusable(skipped, error, onCorrupt),
     } as const;
 
     const main = await decodeSource(o.source, decodeOptions);
     let trainImages = main.images;
-    let validationImages: CachedImage[] | undefined;
+    let validationImages: ImageRecord[] | undefined;
     if (o.validation) {
       validationImages = (await decodeSource(o.validation, decodeOptions)).images;
     } else if (fraction > 0) {
@@ -388,9 +496,18 @@ export class ImageDataset extends EventEmitter<EventMap> {
 
     const hasLabels = [...trainImages, ...(validationImages ?? [])].some((img) => img.label >= 0);
     const shape: SampleShape = { height: sample.height, width: sample.width, channels };
-    const train = new ImageSplit('train', trainImages, shape, cropsPerImage, o.flipHorizontal ?? false, root.fork('train'), hasLabels);
+    const loadPixels: PixelLoader = async (record) => {
+      try {
+        return await decodeRecord(record, decodeOptions);
+      } catch (err) {
+        if (!(err instanceof FileFormatError)) throw err;
+        this.unusable({ path: record.name, reason: reasonOf(err) }, err, onCorrupt);
+        return undefined;
+      }
+    };
+    const train = new ImageSplit('train', trainImages, shape, cropsPerImage, o.flipHorizontal ?? false, root.fork('train'), hasLabels, loadPixels, concurrency);
     const validation = validationImages
-      ? new ImageSplit('validation', validationImages, shape, 1, false, root.fork('validation'), hasLabels)
+      ? new ImageSplit('validation', validationImages, shape, 1, false, root.fork('validation'), hasLabels, loadPixels, concurrency)
       : undefined;
     this.loaded = { train, validation, classNames: main.classNames };
     // Files decode concurrently; report them in a stable order.
@@ -398,7 +515,7 @@ export class ImageDataset extends EventEmitter<EventMap> {
     return this;
   }
 
-  private dropTooSmall(images: CachedImage[], crop: ImageSize, policy: CorruptFilePolicy): CachedImage[] {
+  private dropTooSmall(images: ImageRecord[], crop: ImageSize, policy: CorruptFilePolicy): ImageRecord[] {
     return images.filter((img) => {
       if (img.width >= crop.width && img.height >= crop.height) return true;
       this.unusable(
@@ -414,9 +531,15 @@ export class ImageDataset extends EventEmitter<EventMap> {
     if (policy === 'fail') {
       throw error instanceof FileFormatError ? error : new FileFormatError(skipped.reason, skipped.path, { cause: error });
     }
+    // A streamed file can fail in two prefetched batches at once: report it once.
+    if (this.skipped.some((s) => s.path === skipped.path)) return;
     this.skipped.push(skipped);
     this.emit('warning', { kind: 'skipped-file', path: skipped.path, reason: skipped.reason, message: `skipped ${skipped.path}: ${skipped.reason}` });
   }
+}
+
+function reasonOf(err: FileFormatError): string {
+  return err.path !== undefined && err.message.startsWith(`${err.path}: `) ? err.message.slice(err.path.length + 2) : err.message;
 }
 
 function sourceLabel(source: ImageSource): string {

@@ -9,6 +9,7 @@ import { FileFormatError, InvalidArgumentError } from '@vqkit/core';
 import {
   loadImage,
   loadImageU8,
+  probeImageSize,
   type AlphaPolicy,
   type ImageLoadOptions,
   type ImageSize,
@@ -68,6 +69,19 @@ export interface ArraySource {
 
 export type ImageSource = FolderSource | IdxSource | ArraySource;
 
+/**
+ * A dataset image: its geometry, label and name, and its pixels when cached
+ * (`data` is undefined for folder images in streaming mode, `cache: false`).
+ */
+export interface ImageRecord {
+  data: Uint8Array | Float32Array | undefined;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  label: number;
+  name: string;
+}
+
 /** A decoded image held in memory. */
 export interface CachedImage {
   /** 8-bit pixels (files, IDX) or float pixels in [0, 1] (float arrays, kept exact). */
@@ -97,12 +111,17 @@ export interface DecodeOptions {
   concurrency: number;
   /** Abort once the cache would exceed this many bytes. */
   maxCacheBytes: number;
+  /**
+   * Decode folder images now and keep their pixels (true), or only read
+   * their headers now and decode on demand, per batch (false).
+   */
+  cache: boolean;
   /** Called for each unusable file; throws to abort (the 'fail' policy). */
   onUnusable: (skipped: SkippedFile, error: unknown) => void;
 }
 
 export interface DecodedSource {
-  images: CachedImage[];
+  images: ImageRecord[];
   /** Class names (folder sources with `labelsFromSubfolders`). */
   classNames: string[] | undefined;
 }
@@ -145,7 +164,8 @@ function reasonOf(err: unknown): string {
 class CacheBudget {
   private used = 0;
   constructor(private readonly limit: number) {}
-  add(image: CachedImage): void {
+  add(image: ImageRecord): void {
+    if (!image.data) return;
     this.used += image.data.byteLength;
     if (this.used > this.limit) {
       throw new InvalidArgumentError(
@@ -194,7 +214,7 @@ async function decodeFolder(source: FolderSource, options: DecodeOptions, budget
     classNames = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     classNames.forEach((n, i) => labelOf.set(n, i));
   }
-  const decoded = await mapPool(files, options.concurrency, async (file): Promise<CachedImage | undefined> => {
+  const decoded = await mapPool(files, options.concurrency, async (file): Promise<ImageRecord | undefined> => {
     let label = -1;
     if (classNames) {
       const rel = path.relative(root, file).split(path.sep);
@@ -205,8 +225,13 @@ async function decodeFolder(source: FolderSource, options: DecodeOptions, budget
       label = labelOf.get(rel[0]!)!;
     }
     try {
+      if (!options.cache) {
+        // Streaming: only the header now; pixels are decoded per batch.
+        const size = await probeImageSize(file, loadOptions(options));
+        return { data: undefined, ...size, channels: options.channels, label, name: file };
+      }
       const img = await loadImageU8(file, loadOptions(options));
-      const cached: CachedImage = { ...img, label, name: file };
+      const cached: ImageRecord = { ...img, label, name: file };
       budget.add(cached);
       return cached;
     } catch (err) {
@@ -216,7 +241,7 @@ async function decodeFolder(source: FolderSource, options: DecodeOptions, budget
       return undefined;
     }
   });
-  const images = decoded.filter((d): d is CachedImage => d !== undefined);
+  const images = decoded.filter((d): d is ImageRecord => d !== undefined);
   if (images.length === 0) {
     throw new FileFormatError(
       files.length === 0
@@ -249,12 +274,12 @@ async function decodeIdx(source: IdxSource, options: DecodeOptions, budget: Cach
   const pixels = stack.height * stack.width;
   const base = path.basename(source.images);
   const needsWork = options.channels !== 1 || (options.size !== undefined && (options.size.width !== stack.width || options.size.height !== stack.height));
-  const images: CachedImage[] = [];
+  const images: ImageRecord[] = [];
   for (let i = 0; i < count; i++) {
     const view = stack.data.subarray(i * pixels, (i + 1) * pixels);
     const name = `${base}[${i}]`;
     const label = labels ? labels[i]! : -1;
-    let cached: CachedImage;
+    let cached: ImageRecord;
     if (!needsWork) {
       cached = { data: view, width: stack.width, height: stack.height, channels: 1, label, name };
     } else {
@@ -287,7 +312,7 @@ async function decodeArrays(source: ArraySource, options: DecodeOptions, budget:
   if (source.labels !== undefined && source.labels.length !== raws.length) {
     throw new InvalidArgumentError(`array source has ${raws.length} images but ${source.labels.length} labels`);
   }
-  const images: CachedImage[] = [];
+  const images: ImageRecord[] = [];
   for (let i = 0; i < raws.length; i++) {
     const raw = raws[i]!;
     const name = source.names?.[i] ?? `arrays[${i}]`;
@@ -295,11 +320,24 @@ async function decodeArrays(source: ArraySource, options: DecodeOptions, budget:
     if (!Number.isInteger(label)) throw new InvalidArgumentError(`label of ${name} must be an integer, got ${label}`);
     // Float arrays stay float so in-memory data is not quantised.
     const img = raw.data instanceof Float32Array ? await loadImage(raw, loadOptions(options)) : await loadImageU8(raw, loadOptions(options));
-    const cached: CachedImage = { ...img, label, name };
+    const cached: ImageRecord = { ...img, label, name };
     budget.add(cached);
     images.push(cached);
   }
   return { images, classNames: undefined };
+}
+
+/**
+ * Decodes the pixels of an uncached (streaming) folder record. The result
+ * must match the size probed at load time; a file that changed or whose
+ * pixel data is corrupt throws FileFormatError.
+ */
+export async function decodeRecord(record: ImageRecord, options: Pick<DecodeOptions, 'channels' | 'alpha' | 'size' | 'resize'>): Promise<Uint8Array> {
+  const img = await loadImageU8(record.name, { channels: options.channels, alpha: options.alpha, size: options.size, resize: options.resize });
+  if (img.width !== record.width || img.height !== record.height) {
+    throw new FileFormatError(`decoded size ${img.width}x${img.height} differs from the header's ${record.width}x${record.height}`, record.name);
+  }
+  return img.data;
 }
 
 /** Decodes a source into cached images (in source order, unusable files removed). */
