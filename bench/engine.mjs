@@ -8,6 +8,7 @@
 //   --cpu-steps N      timed training steps on tfjs cpu (default 1; it runs at ~1 image/s)
 //   --data D           fashion (default when the dataset is installed) or random
 //   --profile          also print the top kernels of one vqkit-cpu training step
+//                      and the GEMM calls it makes (shape, time, GFLOP/s)
 //   --quick            fewer repetitions, smaller step counts
 // Prints one table and writes bench/results/engine-<timestamp>.json.
 // Timings are best-of-N: the machine is shared and noisy.
@@ -213,7 +214,10 @@ function gemmEngineRate(engine, m, k, n, repeats) {
 function matMulRate(m, k, n, repeats) {
   const a = tf.fill([m, k], 0.5);
   const b = tf.fill([k, n], 0.25);
-  const run = () => tf.tidy(() => tf.matMul(a, b).dataSync());
+  // Returning nothing from tidy: it would otherwise walk every element of a returned typed array.
+  const run = () => tf.tidy(() => {
+    tf.matMul(a, b).dataSync();
+  });
   run();
   const seconds = bestOf(repeats, run);
   tf.dispose([a, b]);
@@ -242,6 +246,30 @@ function vqvaeRates(steps, inferenceBatches, warmup) {
     lastLoss: loss,
     leakedTensorsPerRun: leaked,
   };
+}
+
+/** Times every sgemm call of one training step (wrapping the engine instance the kernels captured). */
+function traceGemmStep(engine) {
+  const model = createReferenceVqVae();
+  const x = nextBatch();
+  model.trainStep(x);
+  const calls = [];
+  const sgemm = engine.sgemm;
+  engine.sgemm = (call) => {
+    const t0 = now();
+    sgemm.call(engine, call);
+    const seconds = now() - t0;
+    const flops = 2 * call.m * call.n * call.k * (call.batch ?? 1);
+    calls.push({ shape: `${call.m}x${call.n}x${call.k}${call.transA ? ' tA' : ''}${call.transB ? ' tB' : ''}${call.batch > 1 ? ` b${call.batch}` : ''}`, ms: seconds * 1e3, gflops: flops / seconds / 1e9 });
+  };
+  const t0 = now();
+  model.trainStep(x);
+  const stepMs = (now() - t0) * 1e3;
+  delete engine.sgemm;
+  if (engine.sgemm !== sgemm) engine.sgemm = sgemm;
+  x.dispose();
+  model.dispose();
+  return { stepMs, gemmMs: calls.reduce((p, q) => p + q.ms, 0), calls: calls.sort((p, q) => q.ms - p.ms) };
 }
 
 function profileStep() {
@@ -299,7 +327,11 @@ for (const backend of opts.backends) {
     row(label, 'VQ-VAE train', r.trainImagesPerSecond, 'images/s', `${steps} steps of ${BATCH}, loss ${r.lastLoss.toFixed(4)}, tensor delta ${r.leakedTensorsPerRun}`);
     row(label, 'VQ-VAE inference', r.inferImagesPerSecond, 'images/s', `batches of ${BATCH}`);
   }
-  if (opts.profile && backend === 'vqkit-cpu') results.profile = await profileStep();
+  if (opts.profile && backend === 'vqkit-cpu') {
+    results.profile = await profileStep();
+    const engine = vqkitCpuGemm()?.engine;
+    if (engine) results.gemmTrace = traceGemmStep(engine);
+  }
 }
 
 // ---------------------------------------------------------------- report
@@ -313,6 +345,11 @@ for (const [i, r] of table.entries()) {
 if (results.profile) {
   console.log(`\nprofile of one vqkit-cpu training step (kernel time ${results.profile.totalKernelMs.toFixed(1)} ms):`);
   for (const k of results.profile.kernels.slice(0, 15)) console.log(`  ${k.name.padEnd(24)} ${k.ms.toFixed(1).padStart(8)} ms  ${String(k.calls).padStart(4)} calls`);
+}
+if (results.gemmTrace) {
+  const t = results.gemmTrace;
+  console.log(`\nGEMM calls of one training step: ${t.gemmMs.toFixed(1)} ms of a ${t.stepMs.toFixed(1)} ms step`);
+  for (const c of t.calls.slice(0, 20)) console.log(`  ${c.shape.padEnd(28)} ${c.ms.toFixed(2).padStart(8)} ms  ${c.gflops.toFixed(1).padStart(6)} GFLOP/s`);
 }
 const outDir = path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });

@@ -13,7 +13,17 @@ import { backend_util, type KernelFunc } from '@tensorflow/tfjs-core';
 import type { GemmEngine } from '../gemm.js';
 import { finishFused } from './epilogue.js';
 import { col2im, colCols, colRows, im2col, isPointwise, type ConvGeometry } from './im2col.js';
-import { allFloat32, asKernelFunc, callKernel, float32Values, ScratchBuffer, type CpuKernelArgs, type FloatAllocator } from './tensor-data.js';
+import {
+  allFloat32,
+  allocOutput,
+  asKernelFunc,
+  callKernel,
+  float32Values,
+  ScratchBuffer,
+  sizeOf,
+  type CpuKernelArgs,
+  type FloatAllocator,
+} from './tensor-data.js';
 
 type Shape4 = [number, number, number, number];
 type ExplicitPadding = backend_util.ExplicitPadding;
@@ -48,13 +58,13 @@ function convInfo(xShape: number[], filterShape: number[], attrs: CpuKernelArgs[
   );
 }
 
-/** Y = conv2d(x, w) into a fresh array. */
-export function convForward(gemm: GemmEngine, scratch: ConvScratch, x: Float32Array, w: Float32Array, g: ConvGeometry): Float32Array {
+/** Y = conv2d(x, w), written to `y` (batch·outH·outW·outC floats). */
+export function convForward(gemm: GemmEngine, scratch: ConvScratch, x: Float32Array, w: Float32Array, g: ConvGeometry, y: Float32Array): Float32Array {
   const m = colRows(g);
   const k = colCols(g);
   const n = g.outChannels;
-  const y = new Float32Array(m * n);
-  if (y.length === 0 || k === 0) return y;
+  if (y.length === 0) return y;
+  if (k === 0) return y.fill(0);
   let a = x;
   if (!isPointwise(g)) {
     a = scratch.col.get(m * k);
@@ -64,13 +74,13 @@ export function convForward(gemm: GemmEngine, scratch: ConvScratch, x: Float32Ar
   return y;
 }
 
-/** dW = col(x)ᵀ · dy into a fresh array (filter layout HWIO). */
-export function convBackpropFilter(gemm: GemmEngine, scratch: ConvScratch, x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array {
+/** dW = col(x)ᵀ · dy, written to `dw` (filter layout HWIO). */
+export function convBackpropFilter(gemm: GemmEngine, scratch: ConvScratch, x: Float32Array, dy: Float32Array, g: ConvGeometry, dw: Float32Array): Float32Array {
   const m = colRows(g);
   const k = colCols(g);
   const n = g.outChannels;
-  const dw = new Float32Array(k * n);
-  if (dw.length === 0 || m === 0) return dw;
+  if (dw.length === 0) return dw;
+  if (m === 0) return dw.fill(0);
   let a = x;
   if (!isPointwise(g)) {
     a = scratch.col.get(m * k);
@@ -80,13 +90,13 @@ export function convBackpropFilter(gemm: GemmEngine, scratch: ConvScratch, x: Fl
   return dw;
 }
 
-/** dX = col2im(dy · wᵀ) into a fresh array (NHWC, the forward input's shape). */
-export function convBackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Float32Array, w: Float32Array, g: ConvGeometry): Float32Array {
+/** dX = col2im(dy · wᵀ), written to `dx` (NHWC, the forward input's shape). */
+export function convBackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Float32Array, w: Float32Array, g: ConvGeometry, dx: Float32Array): Float32Array {
   const m = colRows(g);
   const k = colCols(g);
   const n = g.outChannels;
-  const dx = new Float32Array(g.batchSize * g.inHeight * g.inWidth * g.inChannels);
-  if (dx.length === 0 || m === 0 || n === 0) return dx;
+  if (dx.length === 0) return dx;
+  if (m === 0 || n === 0) return dx.fill(0);
   if (isPointwise(g)) {
     gemm.sgemm({ m, n: k, k: n, a: dy, b: w, c: dx, transB: true });
     return dx;
@@ -104,7 +114,7 @@ export function createConv2D(gemm: GemmEngine, scratch: ConvScratch, original: K
     const filter = inputs.filter!;
     if (!allFloat32(x, filter) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
     const info = convInfo(x.shape, filter.shape, attrs, true);
-    const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info);
+    const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info, allocOutput(backend, sizeOf(info.outShape)));
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   });
 }
@@ -116,7 +126,7 @@ export function createFusedConv2D(gemm: GemmEngine, scratch: ConvScratch, origin
     const filter = inputs.filter!;
     if (!allFloat32(x, filter) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
     const info = convInfo(x.shape, filter.shape, attrs, true);
-    const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info);
+    const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info, allocOutput(backend, sizeOf(info.outShape)));
     return finishFused(backend, info.outShape, y, {
       bias: inputs.bias ?? undefined,
       activation: attrs?.activation as string | undefined,
@@ -135,7 +145,7 @@ export function createConv2DBackpropInput(gemm: GemmEngine, scratch: ConvScratch
     if (!allFloat32(dy, filter) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
     const inputShape = attrs!.inputShape as number[];
     const info = convInfo(inputShape, filter.shape, attrs, false);
-    const dx = convBackpropInput(gemm, scratch, float32Values(backend, dy), float32Values(backend, filter), info);
+    const dx = convBackpropInput(gemm, scratch, float32Values(backend, dy), float32Values(backend, filter), info, allocOutput(backend, sizeOf(info.inShape)));
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   });
 }
@@ -148,7 +158,7 @@ export function createConv2DBackpropFilter(gemm: GemmEngine, scratch: ConvScratc
     if (!allFloat32(x, dy) || !isChannelsLast(attrs?.dataFormat)) return callKernel(original, args);
     const filterShape = attrs!.filterShape as number[];
     const info = convInfo(x.shape, filterShape, attrs, false);
-    const dw = convBackpropFilter(gemm, scratch, float32Values(backend, x), float32Values(backend, dy), info);
+    const dw = convBackpropFilter(gemm, scratch, float32Values(backend, x), float32Values(backend, dy), info, allocOutput(backend, sizeOf(info.filterShape)));
     return backend.makeTensorInfo(info.filterShape, 'float32', dw);
   });
 }

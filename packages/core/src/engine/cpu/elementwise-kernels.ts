@@ -7,7 +7,7 @@
  * hand everything else to the original kernel.
  */
 import { broadcast_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import { allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
@@ -111,7 +111,7 @@ export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFu
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return callKernel(original, args);
     const outShape = broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const size = sizeOf(outShape);
-    const out = new Float32Array(size);
+    const out = allocOutput(backend, size);
     if (size > 0) {
       const aValues = float32Values(backend, a);
       const bValues = float32Values(backend, b);
@@ -134,7 +134,7 @@ export function createReluKernel(original: KernelFunc): KernelFunc {
     const x = inputs.x!;
     if (x.dtype !== 'float32') return callKernel(original, args);
     const xs = float32Values(backend, x);
-    const out = new Float32Array(xs.length);
+    const out = allocOutput(backend, xs.length);
     for (let i = 0; i < xs.length; i++) out[i] = Math.max(0, xs[i]!);
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   });
@@ -148,7 +148,7 @@ export function createStepKernel(original: KernelFunc): KernelFunc {
     if (x.dtype !== 'float32') return callKernel(original, args);
     const alpha = (attrs?.alpha as number | undefined) ?? 0;
     const xs = float32Values(backend, x);
-    const out = new Float32Array(xs.length);
+    const out = allocOutput(backend, xs.length);
     for (let i = 0; i < xs.length; i++) {
       const v = xs[i]!;
       out[i] = v > 0 ? 1 : v !== v ? NaN : alpha;

@@ -4,7 +4,7 @@
 import { broadcast_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { GemmEngine } from '../gemm.js';
 import { finishFused } from './epilogue.js';
-import { allFloat32, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import { allFloat32, allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
 
 interface MatMulPlan {
   outShape: number[];
@@ -75,11 +75,11 @@ export function runBatchMatMul(
   plan: MatMulPlan,
   transA: boolean,
   transB: boolean,
+  c: Float32Array,
 ): Float32Array {
   const { m, n, k, batch, batchA, batchB } = plan;
-  const c = new Float32Array(batch * m * n);
   if (c.length === 0) return c;
-  if (k === 0) return c; // an empty sum is zero
+  if (k === 0) return c.fill(0); // an empty sum is zero
   const sizeA = m * k;
   const sizeB = k * n;
   if (batchB === 1 && !transA && batchA === batch) {
@@ -115,7 +115,7 @@ export function createBatchMatMul(gemm: GemmEngine, original: KernelFunc): Kerne
     const transposeB = Boolean(attrs?.transposeB);
     const plan = allFloat32(a, b) ? planMatMul(a, b, transposeA, transposeB) : undefined;
     if (!plan) return callKernel(original, args);
-    const c = runBatchMatMul(gemm, float32Values(backend, a), float32Values(backend, b), plan, transposeA, transposeB);
+    const c = runBatchMatMul(gemm, float32Values(backend, a), float32Values(backend, b), plan, transposeA, transposeB, allocOutput(backend, sizeOf(plan.outShape)));
     return backend.makeTensorInfo(plan.outShape, 'float32', c);
   });
 }
@@ -130,7 +130,7 @@ export function createFusedMatMul(gemm: GemmEngine, original: KernelFunc): Kerne
     const transposeB = Boolean(attrs?.transposeB);
     const plan = allFloat32(a, b) ? planMatMul(a, b, transposeA, transposeB) : undefined;
     if (!plan) return callKernel(original, args);
-    const c = runBatchMatMul(gemm, float32Values(backend, a), float32Values(backend, b), plan, transposeA, transposeB);
+    const c = runBatchMatMul(gemm, float32Values(backend, a), float32Values(backend, b), plan, transposeA, transposeB, allocOutput(backend, sizeOf(plan.outShape)));
     return finishFused(backend, plan.outShape, c, {
       bias: inputs.bias,
       activation: attrs?.activation as string | undefined,

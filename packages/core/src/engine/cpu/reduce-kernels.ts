@@ -4,7 +4,7 @@
  * (last-axis reductions such as squared norms) are the common cases.
  */
 import { backend_util, util, type KernelFunc } from '@tensorflow/tfjs-core';
-import { asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import { allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
 
 export function createSumKernel(original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
@@ -23,7 +23,7 @@ export function createSumKernel(original: KernelFunc): KernelFunc {
     const outShape = keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
     const outSize = sizeOf(kept);
     const xs = float32Values(backend, x);
-    const out = new Float32Array(outSize);
+    const out = allocOutput(backend, outSize);
     if (trailing) {
       // Each output sums a contiguous run (this also covers the all-axes case).
       const run = outSize === 0 ? 0 : xs.length / outSize;
@@ -72,6 +72,8 @@ export function createUnsortedSegmentSumKernel(original: KernelFunc): KernelFunc
       const dst = id * row;
       for (let j = 0; j < row; j++) totals[dst + j] += xs[src + j]!;
     }
-    return backend.makeTensorInfo([numSegments, ...rowShape], 'float32', Float32Array.from(totals));
+    const out = allocOutput(backend, totals.length);
+    out.set(totals);
+    return backend.makeTensorInfo([numSegments, ...rowShape], 'float32', out);
   });
 }

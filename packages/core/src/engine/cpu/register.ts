@@ -6,7 +6,6 @@
  * (which is how the parity tests compare them). Gradients are registered per
  * kernel name in tfjs-core and so apply to both.
  */
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 // The union package, not tfjs-core: it also registers the gradients every training step needs.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
@@ -22,6 +21,7 @@ import {
 import { createBinaryKernel, createReluKernel, createStepKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
+import { PooledCpuBackend } from './pooled-backend.js';
 import { allocatorOf } from './tensor-data.js';
 
 export interface VqkitCpuBackendOptions {
@@ -104,9 +104,10 @@ export function registerVqkitCpuBackend(options: VqkitCpuBackendOptions): string
     if (!config) throw new BackendError(`tfjs's cpu backend has no ${kernelName} kernel; is @tensorflow/tfjs-backend-cpu 4.22 installed?`);
     return config.kernelFunc;
   };
-  const scratch = new ConvScratch(allocatorOf(options.gemm));
+  const allocator = allocatorOf(options.gemm);
+  const scratch = new ConvScratch(allocator);
   const fast = overrides(options.gemm, scratch, original);
-  if (!tf.registerBackend(name, () => new MathBackendCPU(), options.priority ?? 0)) {
+  if (!tf.registerBackend(name, () => new PooledCpuBackend({ allocator }), options.priority ?? 0)) {
     throw new BackendError(`a tfjs backend named '${name}' is already registered by someone else`);
   }
   const kernelNames: string[] = [];

@@ -84,6 +84,8 @@ export class ScratchBuffer {
 export interface FloatAllocator {
   alloc(length: number): Float32Array;
   free(view: Float32Array): void;
+  /** True when `array` views memory this allocator hands out (absent: the arrays own their buffers). */
+  owns?(array: ArrayBufferView): boolean;
 }
 
 export const heapAllocator: FloatAllocator = { alloc: (length) => new Float32Array(length), free() {} };
@@ -91,8 +93,24 @@ export const heapAllocator: FloatAllocator = { alloc: (length) => new Float32Arr
 /** The engine's own allocator when it has one (duck-typed: `alloc` + `free`), else the heap. */
 export function allocatorOf(engine: object): FloatAllocator {
   const candidate = engine as Partial<FloatAllocator>;
-  if (typeof candidate.alloc === 'function' && typeof candidate.free === 'function') {
-    return { alloc: (length) => candidate.alloc!.call(engine, length), free: (view) => candidate.free!.call(engine, view) };
+  if (typeof candidate.alloc === 'function' && typeof candidate.free === 'function' && typeof candidate.owns === 'function') {
+    return {
+      alloc: (length) => candidate.alloc!.call(engine, length),
+      free: (view) => candidate.free!.call(engine, view),
+      owns: (array) => candidate.owns!.call(engine, array),
+    };
   }
   return heapAllocator;
+}
+
+/** Storage a backend can hand kernels for their outputs (see `PooledCpuBackend`). */
+export interface OutputAllocator {
+  /** A float32 array of `length` elements with unspecified contents; the kernel must write every element. */
+  allocFloat32(length: number): Float32Array;
+}
+
+/** An output array for a kernel: pooled when the backend pools, else fresh (zeroed) heap memory. */
+export function allocOutput(backend: MathBackendCPU, length: number): Float32Array {
+  const pooled = (backend as unknown as Partial<OutputAllocator>).allocFloat32;
+  return pooled ? pooled.call(backend, length) : new Float32Array(length);
 }
