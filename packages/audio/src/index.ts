@@ -3,3 +3,4 @@ export * from './resample.js';
 export * from './dsp.js';
 export * from './dsp-tf.js';
 export * from './losses.js';
+export * from './metrics.js';

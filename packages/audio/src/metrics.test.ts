@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '@vqkit/core';
+import { MCD_DB_FACTOR, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, siSnr } from './metrics.js';
+
+function noise(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+}
+
+function speechLike(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => {
+    let v = 0;
+    for (let h = 1; h <= 10; h++) v += Math.sin((2 * Math.PI * 130 * h * i) / 8000 + h) / h;
+    return 0.3 * v * (0.6 + 0.4 * Math.sin((2 * Math.PI * 3 * i) / 8000));
+  });
+}
+
+const energy = (x: ArrayLike<number>): number => Array.from(x).reduce((s, v) => s + v * v, 0);
+const mean = (x: ArrayLike<number>): number => Array.from(x).reduce((s, v) => s + v, 0) / x.length;
+
+/** Noise that is zero-mean, exactly orthogonal to the (zero-mean) signal, at exactly `snrDb` below it. */
+function orthogonalNoise(signal: Float32Array, snrDb: number, seed: number): Float64Array {
+  const signalMean = mean(signal);
+  const s = Float64Array.from(signal, (v) => v - signalMean);
+  const n = Float64Array.from(noise(signal.length, seed));
+  const nMean = mean(n);
+  for (let i = 0; i < n.length; i++) n[i]! -= nMean;
+  const proj = n.reduce((acc, v, i) => acc + v * s[i]!, 0) / energy(s);
+  for (let i = 0; i < n.length; i++) n[i]! -= proj * s[i]!;
+  const scale = Math.sqrt(energy(s) / energy(n) / 10 ** (snrDb / 10));
+  return n.map((v) => v * scale);
+}
+
+describe('siSnr', () => {
+  const s = speechLike(4000);
+
+  it('is +∞ for identical signals, float32-rounding-limited for rescaled ones, NaN for a silent reference', () => {
+    expect(siSnr(s, s)).toBe(Number.POSITIVE_INFINITY);
+    expect(siSnr(s.map((v) => -0.3 * v), s)).toBeGreaterThan(140);
+    expect(siSnr(s, new Float32Array(s.length))).toBeNaN();
+  });
+
+  it('recovers a known SNR to within 0.1 dB', () => {
+    for (const snr of [-5, 0, 10, 20, 40]) {
+      const n = orthogonalNoise(s, snr, snr + 100);
+      const est = Float32Array.from(s, (v, i) => v + n[i]!);
+      expect(Math.abs(siSnr(est, s) - snr), `${snr} dB`).toBeLessThan(0.1);
+    }
+  });
+
+  it('ignores the estimate’s scale and both signals’ DC offsets', () => {
+    const n = orthogonalNoise(s, 12, 5);
+    const est = Float32Array.from(s, (v, i) => v + n[i]!);
+    const base = siSnr(est, s);
+    expect(siSnr(est.map((v) => 7 * v), s)).toBeCloseTo(base, 4);
+    expect(siSnr(est.map((v) => 0.01 * v + 0.2), s.map((v) => v - 0.1))).toBeCloseTo(base, 3);
+  });
+
+  it('rejects length mismatches', () => {
+    expect(() => siSnr(s, s.subarray(1))).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('logSpectralDistance', () => {
+  const x = noise(4000, 1);
+
+  it('is 0 for identical signals and for two silences', () => {
+    expect(logSpectralDistance(x, x)).toBe(0);
+    expect(logSpectralDistance(new Float32Array(800), new Float32Array(800))).toBe(0);
+  });
+
+  it('is |20·log10 g| for a gain g', () => {
+    for (const g of [2, 0.1, 1.5]) {
+      expect(logSpectralDistance(x.map((v) => g * v), x)).toBeCloseTo(Math.abs(20 * Math.log10(g)), 3);
+    }
+  });
+
+  it('is symmetric and grows with added noise', () => {
+    const s = speechLike(4000);
+    const values = [0.001, 0.01, 0.1].map((level) => logSpectralDistance(s.map((v, i) => v + level * x[i]!), s));
+    expect(values[0]!).toBeGreaterThan(0);
+    expect(values[1]!).toBeGreaterThan(values[0]!);
+    expect(values[2]!).toBeGreaterThan(values[1]!);
+    const est = s.map((v, i) => v + 0.01 * x[i]!);
+    expect(logSpectralDistance(est, s)).toBeCloseTo(logSpectralDistance(s, est), 6);
+  });
+});
+
+describe('mel-cepstral distortion', () => {
+  it('applies 10√2/ln10 to the Euclidean distance of c_1..c_K, averaged over frames', () => {
+    const ref = { frames: 2, bins: 4, data: new Float32Array(8) };
+    const est = { frames: 2, bins: 4, data: Float32Array.of(5, 1, 0, 0, 9, 3, 4, 0) };
+    // Frame 0: c_0 ignored, |Δ| = 1; frame 1: |(3, 4)| = 5 → mean 3.
+    expect(mcdFromCepstra(est, ref, 3)).toBeCloseTo(3 * MCD_DB_FACTOR, 5);
+    expect(MCD_DB_FACTOR).toBeCloseTo(6.14185, 4);
+    expect(mcdFromCepstra(est, ref, 1)).toBeCloseTo(2 * MCD_DB_FACTOR, 5);
+  });
+
+  it('is 0 for identical signals, ~0 under a gain change, and grows with noise', () => {
+    // A little background noise keeps every mel band above the power floor, as in real recordings.
+    const background = noise(4000, 11);
+    const s = speechLike(4000).map((v, i) => v + 0.01 * background[i]!);
+    const opts = { sampleRate: 8000 };
+    expect(melCepstralDistortion(s, s, opts)).toBe(0);
+    expect(melCepstralDistortion(s.map((v) => 0.25 * v), s, opts)).toBeLessThan(1e-3);
+    const n = noise(4000, 3);
+    const values = [0.003, 0.03, 0.3].map((level) => melCepstralDistortion(s.map((v, i) => v + level * n[i]!), s, opts));
+    expect(values[0]!).toBeGreaterThan(0);
+    expect(values[1]!).toBeGreaterThan(values[0]!);
+    expect(values[2]!).toBeGreaterThan(values[1]!);
+  });
+});
