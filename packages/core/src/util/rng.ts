@@ -212,11 +212,11 @@ export class Rng {
   }
 
   /** Shuffles `array` in place (Fisher-Yates) and returns it. */
-  shuffle<T, A extends { length: number; [index: number]: T }>(array: A): A {
+  shuffle<A extends { length: number; [index: number]: unknown }>(array: A): A {
     for (let i = array.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const tmp = array[i]!;
-      array[i] = array[j]!;
+      const tmp = array[i];
+      array[i] = array[j];
       array[j] = tmp;
     }
     return array;
@@ -227,7 +227,7 @@ export class Rng {
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`permutation size must be a non-negative integer, got ${n}`);
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = i;
-    return this.shuffle<number, Int32Array>(out);
+    return this.shuffle(out);
   }
 
   /** `k` distinct indices from 0..n-1, in random order (partial Fisher-Yates). */

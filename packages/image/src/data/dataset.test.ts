@@ -62,6 +62,9 @@ function locateCrop(img: RawImage, crop: Float32Array, cw: number, ch: number): 
   return undefined;
 }
 
+/** Options that swallow skipped-file warnings (tests that do not inspect them). */
+const quiet = { onWarning: () => undefined };
+
 describe('ImageDataset: folder source', () => {
   let folder: string;
   const images: Record<string, RawImage> = {};
@@ -87,6 +90,23 @@ describe('ImageDataset: folder source', () => {
     fs.writeFileSync(path.join(folder, 'notes.txt'), 'ignored: not an image extension');
   });
 
+  it('falls back to process warnings when nobody listens', async () => {
+    const seen: string[] = [];
+    const onProcessWarning = (w: Error & { code?: string }) => {
+      if (w.code === 'VQKIT_DATASET_SKIPPED_FILE') seen.push(w.message);
+    };
+    process.on('warning', onProcessWarning);
+    try {
+      await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 16 });
+      // process warnings are delivered on a later tick
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('warning', onProcessWarning);
+    }
+    expect(seen.length).toBe(2);
+    expect(seen.some((m) => m.includes('corrupt.png'))).toBe(true);
+  });
+
   it('skips unusable files with their paths and emits warnings', async () => {
     const warnings: DatasetWarning[] = [];
     const ds = new ImageDataset({ source: { kind: 'folder', path: folder }, cropSize: 16, seed: 3 });
@@ -106,7 +126,7 @@ describe('ImageDataset: folder source', () => {
   });
 
   it("fails with the file's path under onCorrupt: 'fail'", async () => {
-    const err = await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 16, onCorrupt: 'fail' }).catch((e: unknown) => e);
+    const err = await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 16, onCorrupt: 'fail', ...quiet }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FileFormatError);
     expect((err as FileFormatError).path).toMatch(/(corrupt\.png|truncated\.jpg)$/);
   });
@@ -118,6 +138,7 @@ describe('ImageDataset: folder source', () => {
       cropsPerImage: 5,
       flipHorizontal: true,
       seed: 1,
+      ...quiet,
     });
     const split = ds.train;
     expect(split.samplesPerEpoch).toBe(20);
@@ -145,7 +166,7 @@ describe('ImageDataset: folder source', () => {
   });
 
   it('labels images by subfolder', async () => {
-    const ds = await ImageDataset.load({ source: { kind: 'folder', path: folder, labelsFromSubfolders: true }, cropSize: 16 });
+    const ds = await ImageDataset.load({ source: { kind: 'folder', path: folder, labelsFromSubfolders: true }, cropSize: 16, ...quiet });
     expect(ds.classNames).toEqual(['cats', 'dogs']);
     expect([...ds.train.labels()]).toEqual([0, 0, 1, 1]);
     const [batch] = await collect(ds.train, { batchSize: 4, shuffle: false });
@@ -153,13 +174,13 @@ describe('ImageDataset: folder source', () => {
   });
 
   it('requires a common size or a crop, and reports too-small images', async () => {
-    await expect(ImageDataset.load({ source: { kind: 'folder', path: folder } })).rejects.toThrow(/differ in size/);
-    const ds = await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 18 });
+    await expect(ImageDataset.load({ source: { kind: 'folder', path: folder }, ...quiet })).rejects.toThrow(/differ in size/);
+    const ds = await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 18, ...quiet });
     // c.png (16x16) and a.png (20x16) are too small for 18x18.
     expect(ds.train.imageCount).toBe(2);
     expect(ds.skipped.filter((s) => s.reason.includes('smaller than cropSize')).length).toBe(2);
     // Resizing everything to one size works without a crop.
-    const resized = await ImageDataset.load({ source: { kind: 'folder', path: folder }, size: 8, resize: 'resize', channels: 1 });
+    const resized = await ImageDataset.load({ source: { kind: 'folder', path: folder }, size: 8, resize: 'resize', channels: 1, ...quiet });
     expect(resized.sampleShape).toEqual({ height: 8, width: 8, channels: 1 });
   });
 
@@ -185,7 +206,7 @@ describe('ImageDataset: streaming (cache: false)', () => {
 
   it('decodes per batch, yields the same samples as the cached mode, and skips files that fail mid-epoch', async () => {
     const options = { source: { kind: 'folder', path: folder } as const, cropSize: 8, cropsPerImage: 2, flipHorizontal: true, seed: 9 };
-    const cached = await ImageDataset.load(options);
+    const cached = await ImageDataset.load({ ...options, ...quiet });
     expect(cached.train.imageCount).toBe(5);
     expect(cached.skipped.map((s) => path.basename(s.path))).toEqual(['img9-broken.png']);
 

@@ -41,8 +41,9 @@ export interface ImageDatasetOptions {
   /** Explicit validation images (e.g. Fashion-MNIST's t10k files). Exclusive with `validationFraction`. */
   validation?: ImageSource;
   /**
-   * Fraction of the source's images held out for validation, chosen by a
-   * seeded permutation (at least one image each side when > 0). Default 0.
+   * Fraction of the source's usable images held out for validation, chosen
+   * by a seeded permutation (at least one image each side when > 0).
+   * Default 0.
    */
   validationFraction?: number;
   /** Channels of the samples: 1 (luma) or 3 (RGB). Default 1 for IDX sources, 3 otherwise. */
@@ -67,7 +68,11 @@ export interface ImageDatasetOptions {
   seed?: Seed;
   /** 'skip' (report and continue) or 'fail' (throw FileFormatError) on unusable files. Default 'skip'. */
   onCorrupt?: CorruptFilePolicy;
-  /** Listener for skipped-file warnings (same as `dataset.on('warning', ...)`, but also sees load-time warnings). */
+  /**
+   * Listener for skipped-file warnings (same as `dataset.on('warning', ...)`,
+   * but also sees load-time warnings). Without any listener, warnings go to
+   * `process.emitWarning`.
+   */
   onWarning?: (warning: DatasetWarning) => void;
   /** Files decoded concurrently. Default 4. */
   concurrency?: number;
@@ -534,7 +539,10 @@ export class ImageDataset extends EventEmitter<EventMap> {
     // A streamed file can fail in two prefetched batches at once: report it once.
     if (this.skipped.some((s) => s.path === skipped.path)) return;
     this.skipped.push(skipped);
-    this.emit('warning', { kind: 'skipped-file', path: skipped.path, reason: skipped.reason, message: `skipped ${skipped.path}: ${skipped.reason}` });
+    const warning: DatasetWarning = { kind: 'skipped-file', path: skipped.path, reason: skipped.reason, message: `skipped ${skipped.path}: ${skipped.reason}` };
+    // Never silent: without a listener the warning goes to Node's process warnings (stderr).
+    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+    else process.emitWarning(warning.message, { code: 'VQKIT_DATASET_SKIPPED_FILE' });
   }
 }
 
