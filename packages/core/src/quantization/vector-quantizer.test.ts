@@ -287,4 +287,27 @@ describe('VectorQuantizer codebook updates', () => {
     a.dispose();
     b.dispose();
   });
+
+  it('k-means waits for kmeansBatches batches; pending statistics use constant memory', () => {
+    const rng = new Rng(9);
+    const vq = new VectorQuantizer({ codebookSize: 4, dim: 2, kmeansBatches: 2, seed: 3 });
+    const initial = vq.codebook.dataSync().slice();
+    const batch = (): tf.Tensor2D => tf.tensor2d(randomMatrix(rng, 32, 2), [32, 2]);
+    const runForward = (): void => {
+      const x = batch();
+      const out = vq.forward(x, { training: true });
+      tf.dispose([x, out.quantized, out.codes, out.loss, out.perplexity]);
+    };
+    runForward();
+    vq.afterStep(); // not initialised yet: no EMA, no restart
+    expect(Array.from(vq.codebook.dataSync())).toEqual(Array.from(initial));
+    runForward();
+    expect(Array.from(vq.codebook.dataSync())).not.toEqual(Array.from(initial));
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) runForward(); // e.g. gradient accumulation, or afterStep never called
+    expect(tf.memory().numTensors).toBe(tensors);
+    vq.afterStep();
+    expect(tf.memory().numTensors).toBeLessThan(tensors);
+    vq.dispose();
+  });
 });

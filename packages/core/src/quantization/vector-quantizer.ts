@@ -88,11 +88,26 @@ export interface CodebookLookup {
   counts: tf.Tensor1D;
 }
 
-interface RecordedBatch {
-  /** Codebook-space inputs [N, codebookDim] (kept). */
-  vectors: tf.Tensor2D;
-  /** Their codes [N] (kept). */
-  codes: tf.Tensor1D;
+/**
+ * Statistics of the training forwards since the last `afterStep`, summed so
+ * memory stays constant however many forwards a step makes (gradient
+ * accumulation, or a caller that never calls `afterStep`). Tensors are kept
+ * past the callers' tidy scopes and disposed by `afterStep` / `dispose`.
+ */
+interface PendingStatistics {
+  /** Hits per code, summed over the batches, float [K]. */
+  counts: tf.Tensor1D;
+  /** Assigned vectors summed per code, [K, codebookDim] ('ema' mode only). */
+  sums: tf.Tensor2D | undefined;
+  /** The latest batch's codebook-space inputs: the restart candidates. */
+  latest: tf.Tensor2D;
+  batches: number;
+  rows: number;
+}
+
+function disposePending(pending: PendingStatistics): void {
+  tf.dispose([pending.counts, pending.latest]);
+  if (pending.sums) pending.sums.dispose();
 }
 
 function checkInt(name: string, value: number, min: number): void {
@@ -138,7 +153,7 @@ function resolveOptions(options: VectorQuantizerOptions): ResolvedVectorQuantize
 /**
  * Variables (weight-file names): `codebook` [K, codebookDim] (trainable only
  * in 'loss' mode), `clusterSize` [K] (EMA hits per batch), `embedSum`
- * [K, codebookDim] ('ema' mode only), `initialized` (scalar 0/1, so a loaded
+ * [K, codebookDim] ('ema' mode only), `initialized` ([1], 0 or 1, so a loaded
  * model is not re-initialised by k-means), and `projectIn.*` / `projectOut.*`
  * when `codebookDim` < `dim`.
  */
@@ -157,7 +172,7 @@ export class VectorQuantizer extends Module implements Quantizer {
   private readonly projectOut: QuantizerProjection | undefined;
   private readonly rng: Rng;
   private readonly usageTracker: CodeUsageTracker;
-  private recorded: RecordedBatch[] = [];
+  private pending: PendingStatistics | undefined;
   private initialized = false;
   private initSamples: Float32Array[] = [];
   private initRowsSeen = 0;
@@ -186,7 +201,7 @@ export class VectorQuantizer extends Module implements Quantizer {
     this.codebook = this.addVariable('codebook', initial, !ema);
     this.clusterSize = this.addVariable('clusterSize', tf.zeros([codebookSize]), false);
     this.embedSum = ema ? this.addVariable('embedSum', tf.zeros([codebookSize, codebookDim]), false) : undefined;
-    this.initializedFlag = this.addVariable('initialized', tf.scalar(0), false);
+    this.initializedFlag = this.addVariable('initialized', tf.zeros([1]), false);
     if (codebookDim !== dim) {
       this.projectIn = this.addModule('projectIn', new QuantizerProjection({ inFeatures: dim, outFeatures: codebookDim, seed: seedFor('projectIn') }));
       this.projectOut = this.addModule('projectOut', new QuantizerProjection({ inFeatures: codebookDim, outFeatures: dim, seed: seedFor('projectOut') }));
@@ -244,7 +259,7 @@ export class VectorQuantizer extends Module implements Quantizer {
         loss = tf.add(loss, tf.mean(tf.square(tf.sub(stopGradient(z), quantized)))) as tf.Scalar;
       }
       const counts = tf.bincount(codes, tf.tensor1d([], 'float32'), this.codebookSize).toFloat() as tf.Tensor1D;
-      if (training) this.record(z, codes);
+      if (training) this.record(z, codes, counts);
       return { codes, quantized, loss, counts };
     });
   }
@@ -266,22 +281,21 @@ export class VectorQuantizer extends Module implements Quantizer {
   }
 
   afterStep(): void {
-    const batches = this.recorded;
-    if (batches.length === 0) return;
-    this.recorded = [];
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
     try {
+      // Before initialisation (k-means still collecting batches) there is nothing to update.
+      if (!this.initialized) return;
       const { decay, epsilon, cosine } = this.options;
       const K = this.codebookSize;
-      const rowsPerBatch = batches.reduce((n, b) => n + b.codes.shape[0], 0) / batches.length;
       tf.tidy(() => {
-        const vectors = batches.length === 1 ? batches[0]!.vectors : tf.concat(batches.map((b) => b.vectors));
-        const codes = batches.length === 1 ? batches[0]!.codes : tf.concat(batches.map((b) => b.codes));
         // Statistics per training batch, so thresholds do not depend on how many forwards one step made.
-        const counts = tf.div(tf.bincount(codes, tf.tensor1d([], 'float32'), K), batches.length);
+        const counts = tf.div(pending.counts, pending.batches);
         const clusterSize = tf.add(tf.mul(this.clusterSize, decay), tf.mul(counts, 1 - decay));
         this.clusterSize.assign(clusterSize);
-        if (this.embedSum) {
-          const sums = tf.div(scatterAddRows(vectors, codes, K), batches.length);
+        if (this.embedSum && pending.sums) {
+          const sums = tf.div(pending.sums, pending.batches);
           const embedSum = tf.add(tf.mul(this.embedSum, decay), tf.mul(sums, 1 - decay));
           this.embedSum.assign(embedSum);
           const total = tf.sum(clusterSize);
@@ -293,10 +307,10 @@ export class VectorQuantizer extends Module implements Quantizer {
       });
       this.steps++;
       if (this.options.restartThreshold > 0 && this.steps % this.options.restartEvery === 0) {
-        this.restartDeadCodes(batches[batches.length - 1]!.vectors, rowsPerBatch);
+        this.restartDeadCodes(pending.latest, pending.rows / pending.batches);
       }
     } finally {
-      for (const b of batches) tf.dispose([b.vectors, b.codes]);
+      disposePending(pending);
     }
   }
 
@@ -313,8 +327,8 @@ export class VectorQuantizer extends Module implements Quantizer {
   }
 
   override dispose(): void {
-    for (const b of this.recorded) tf.dispose([b.vectors, b.codes]);
-    this.recorded = [];
+    if (this.pending) disposePending(this.pending);
+    this.pending = undefined;
     super.dispose();
   }
 
@@ -323,9 +337,20 @@ export class VectorQuantizer extends Module implements Quantizer {
     return this.options.cosine ? l2Normalize(this.codebook as tf.Tensor2D) : (this.codebook as tf.Tensor2D);
   }
 
-  private record(z: tf.Tensor2D, codes: tf.Tensor1D): void {
-    // Kept past the caller's tidy (and the optimizer's); afterStep disposes them.
-    this.recorded.push({ vectors: tf.keep(z.clone()), codes: tf.keep(codes.clone()) });
+  private record(z: tf.Tensor2D, codes: tf.Tensor1D, counts: tf.Tensor1D): void {
+    const K = this.codebookSize;
+    const previous = this.pending;
+    // Off the gradient tape (these are not part of the loss), and kept past
+    // the caller's tidy and the optimizer's.
+    const sums = this.embedSum ? withoutGradient(() => scatterAddRows(z, codes, K)) : undefined;
+    this.pending = {
+      counts: tf.keep(previous ? tf.add(previous.counts, counts) : counts.clone()),
+      sums: sums && (tf.keep(previous?.sums ? tf.add(previous.sums, sums) : sums) as tf.Tensor2D),
+      latest: tf.keep(withoutGradient(() => z.clone())),
+      batches: (previous?.batches ?? 0) + 1,
+      rows: (previous?.rows ?? 0) + z.shape[0],
+    };
+    if (previous) disposePending(previous);
   }
 
   /**
@@ -385,7 +410,7 @@ export class VectorQuantizer extends Module implements Quantizer {
       this.codebook.assign(centroids);
       this.clusterSize.assign(clusterSize);
       this.embedSum?.assign(tf.mul(centroids, tf.reshape(clusterSize, [this.codebookSize, 1])));
-      this.initializedFlag.assign(tf.scalar(1));
+      this.initializedFlag.assign(tf.ones([1]));
     });
     this.initSamples = [];
     this.initialized = true;
