@@ -4,3 +4,4 @@ export * from './dsp.js';
 export * from './dsp-tf.js';
 export * from './losses.js';
 export * from './metrics.js';
+export * from './chunking.js';
