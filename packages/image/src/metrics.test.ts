@@ -78,6 +78,8 @@ describe('PSNR', () => {
     const u8a = new Uint8Array([10, 20, 30]);
     const u8b = new Uint8Array([11, 21, 31]);
     expect(psnr(u8a, u8b, { dataRange: 255 })).toBeCloseTo(48.1308, 3);
+    // 8-bit arrays default to a data range of 255, like skimage.
+    expect(psnr(u8a, u8b)).toBeCloseTo(48.1308, 3);
     expect(psnr(a, a)).toBe(Infinity);
     expect(() => psnr(a, b.subarray(1))).toThrow(InvalidArgumentError);
     expect(() => psnr(a, b, { dataRange: 0 })).toThrow(InvalidArgumentError);
@@ -177,6 +179,12 @@ describe('SSIM', () => {
     const [a, b] = noisyPair(15, 15, 1, 3);
     const a255 = a.map((v) => v * 255);
     const b255 = b.map((v) => v * 255);
+    const u8a = Uint8Array.from(a255, Math.round);
+    const u8b = Uint8Array.from(b255, Math.round);
+    expect(ssim(u8a, u8b, { width: 15, height: 15, channels: 1 })).toBeCloseTo(
+      ssim(u8a, u8b, { width: 15, height: 15, channels: 1 }, { dataRange: 255 }),
+      12,
+    );
     expect(ssim(a255, b255, { width: 15, height: 15, channels: 1 }, { dataRange: 255 })).toBeCloseTo(
       ssim(a, b, { width: 15, height: 15, channels: 1 }),
       6,

@@ -17,7 +17,10 @@ import { InvalidArgumentError } from '@vqkit/core';
 export type PixelArray = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray | ArrayLike<number>;
 
 export interface PsnrOptions {
-  /** Maximum minus minimum possible pixel value: 1 for [0, 1] floats, 255 for 8-bit. Default 1. */
+  /**
+   * Maximum minus minimum possible pixel value. Default (as skimage infers
+   * it from the dtype): 255 for Uint8Array/Uint8ClampedArray inputs, else 1.
+   */
   dataRange?: number;
 }
 
@@ -29,7 +32,10 @@ export interface ImageGeometry {
 }
 
 export interface SsimOptions {
-  /** Maximum minus minimum possible pixel value: 1 for [0, 1] floats, 255 for 8-bit. Default 1. */
+  /**
+   * Maximum minus minimum possible pixel value. Default (as skimage infers
+   * it from the dtype): 255 for Uint8Array/Uint8ClampedArray inputs, else 1.
+   */
   dataRange?: number;
   /**
    * 'channel-mean' (default): mean of the per-channel SSIMs (skimage with channel_axis).
@@ -55,6 +61,13 @@ function checkSameLength(a: PixelArray, b: PixelArray): void {
   if (a.length === 0) throw new InvalidArgumentError('images are empty');
 }
 
+/** The data range to use: explicit, or inferred from the array type. */
+function dataRangeOf(a: PixelArray, explicit: number | undefined): number {
+  const range = explicit ?? (a instanceof Uint8Array || a instanceof Uint8ClampedArray ? 255 : 1);
+  checkRange(range);
+  return range;
+}
+
 function checkRange(range: number): void {
   if (!(range > 0) || !Number.isFinite(range)) throw new InvalidArgumentError(`dataRange must be a positive number, got ${range}`);
 }
@@ -72,8 +85,7 @@ export function mse(a: PixelArray, b: PixelArray): number {
 
 /** Peak signal-to-noise ratio in dB: 10·log10(R² / MSE). Identical images give +Infinity. */
 export function psnr(a: PixelArray, b: PixelArray, options: PsnrOptions = {}): number {
-  const range = options.dataRange ?? 1;
-  checkRange(range);
+  const range = dataRangeOf(a, options.dataRange);
   const err = mse(a, b);
   return err === 0 ? Infinity : 10 * Math.log10((range * range) / err);
 }
@@ -209,8 +221,7 @@ export function ssim(a: PixelArray, b: PixelArray, geometry: ImageGeometry, opti
   if (a.length !== width * height * channels) {
     throw new InvalidArgumentError(`image has ${a.length} values but ${height}x${width}x${channels} needs ${width * height * channels}`);
   }
-  const range = options.dataRange ?? 1;
-  checkRange(range);
+  const range = dataRangeOf(a, options.dataRange);
   const taps = gaussianWindow(options.sigma ?? 1.5);
   if (width < taps.length || height < taps.length) {
     throw new InvalidArgumentError(`SSIM needs images of at least ${taps.length}x${taps.length} pixels for sigma ${options.sigma ?? 1.5}, got ${width}x${height}`);

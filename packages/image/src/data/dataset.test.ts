@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileFormatError, InvalidArgumentError, Rng } from '@vqkit/core';
 import { encodeImage, type RawImage } from '../io.js';
-import { batchToTensor, ImageDataset, type DatasetWarning, type ImageBatch, type ImageSplit } from './dataset.js';
+import { batchImages, batchToTensor, ImageDataset, type DatasetWarning, type ImageBatch, type ImageSplit } from './dataset.js';
 import { encodeIdx } from './idx.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../../..');
@@ -171,6 +171,20 @@ describe('ImageDataset: folder source', () => {
     expect([...ds.train.labels()]).toEqual([0, 0, 1, 1]);
     const [batch] = await collect(ds.train, { batchSize: 4, shuffle: false });
     expect([...batch!.labels!]).toEqual([0, 0, 1, 1]);
+    // A validation folder is labelled with the training folder's numbering.
+    const valRoot = path.join(dir, 'val-classes');
+    fs.mkdirSync(path.join(valRoot, 'dogs'), { recursive: true });
+    fs.mkdirSync(path.join(valRoot, 'birds'), { recursive: true });
+    fs.writeFileSync(path.join(valRoot, 'dogs', 'x.png'), await encodeImage(randomImage(16, 16, 3, 1), 'png'));
+    fs.writeFileSync(path.join(valRoot, 'birds', 'y.png'), await encodeImage(randomImage(16, 16, 3, 2), 'png'));
+    const withVal = await ImageDataset.load({
+      source: { kind: 'folder', path: folder, labelsFromSubfolders: true },
+      validation: { kind: 'folder', path: valRoot, labelsFromSubfolders: true },
+      cropSize: 16,
+      ...quiet,
+    });
+    expect([...withVal.validation!.labels()]).toEqual([1]);
+    expect(withVal.skipped.map((s) => s.reason)).toContain("class subfolder 'birds' is not one of the training classes");
   });
 
   it('requires a common size or a crop, and reports too-small images', async () => {
@@ -300,6 +314,12 @@ describe('ImageDataset: arrays source, determinism and splits', () => {
     expect(batches[0]!.labels).toBeUndefined();
     const fixed = ds.train.batchOf([2, 0]);
     expect([...fixed.images]).toEqual([...data.subarray(32, 48), ...data.subarray(0, 16)]);
+    const parts = batchImages(fixed);
+    expect(parts.map((p) => [p.width, p.height, p.channels])).toEqual([
+      [4, 4, 1],
+      [4, 4, 1],
+    ]);
+    expect([...parts[1]!.data]).toEqual([...data.subarray(0, 16)]);
     const before = tf.memory().numTensors;
     const t = batchToTensor(fixed);
     expect(t.shape).toEqual([2, 4, 4, 1]);

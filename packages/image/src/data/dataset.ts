@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import * as tf from '@tensorflow/tfjs';
 import { FileFormatError, InvalidArgumentError, Rng, type Seed } from '@vqkit/core';
-import type { AlphaPolicy, ImageSize, ResizePolicy } from '../io.js';
+import type { AlphaPolicy, ImageF32, ImageSize, ResizePolicy } from '../io.js';
 import { decodeRecord, decodeSource, type CachedImage, type ImageRecord, type ImageSource, type SkippedFile } from './sources.js';
 
 /** What to do with a file that cannot be decoded or used. */
@@ -465,7 +465,7 @@ export class ImageDataset extends EventEmitter<EventMap> {
     let trainImages = main.images;
     let validationImages: ImageRecord[] | undefined;
     if (o.validation) {
-      validationImages = (await decodeSource(o.validation, decodeOptions)).images;
+      validationImages = (await decodeSource(o.validation, decodeOptions, main.classNames)).images;
     } else if (fraction > 0) {
       const n = trainImages.length;
       const nVal = Math.round(n * fraction);
@@ -559,6 +559,17 @@ function sourceLabel(source: ImageSource): string {
     case 'arrays':
       return 'arrays';
   }
+}
+
+/** The samples of a batch as separate images (views into `batch.images`, no copy), e.g. for `imageGrid`. */
+export function batchImages(batch: ImageBatch): ImageF32[] {
+  const per = batch.height * batch.width * batch.channels;
+  return Array.from({ length: batch.size }, (_, i) => ({
+    data: batch.images.subarray(i * per, (i + 1) * per),
+    width: batch.width,
+    height: batch.height,
+    channels: batch.channels as 1 | 3,
+  }));
 }
 
 /** A batch as a float32 NHWC tensor (caller disposes). */

@@ -200,12 +200,21 @@ function loadOptions(options: DecodeOptions): ImageLoadOptions {
   return { channels: options.channels, alpha: options.alpha, size: options.size, resize: options.resize };
 }
 
-async function decodeFolder(source: FolderSource, options: DecodeOptions, budget: CacheBudget): Promise<DecodedSource> {
+async function decodeFolder(
+  source: FolderSource,
+  options: DecodeOptions,
+  budget: CacheBudget,
+  knownClasses: string[] | undefined,
+): Promise<DecodedSource> {
   const root = path.resolve(source.path);
   const files = await listImageFiles(root, source.recursive ?? true, source.extensions);
   let classNames: string[] | undefined;
   const labelOf = new Map<string, number>();
-  if (source.labelsFromSubfolders) {
+  if (source.labelsFromSubfolders && knownClasses) {
+    // A validation folder must use the training folder's label numbering.
+    classNames = knownClasses;
+    classNames.forEach((n, i) => labelOf.set(n, i));
+  } else if (source.labelsFromSubfolders) {
     const names = new Set<string>();
     for (const f of files) {
       const rel = path.relative(root, f).split(path.sep);
@@ -222,7 +231,12 @@ async function decodeFolder(source: FolderSource, options: DecodeOptions, budget
         options.onUnusable({ path: file, reason: 'not inside a class subfolder (labelsFromSubfolders is set)' }, undefined);
         return undefined;
       }
-      label = labelOf.get(rel[0]!)!;
+      const known = labelOf.get(rel[0]!);
+      if (known === undefined) {
+        options.onUnusable({ path: file, reason: `class subfolder '${rel[0]}' is not one of the training classes` }, undefined);
+        return undefined;
+      }
+      label = known;
     }
     try {
       if (!options.cache) {
@@ -340,12 +354,16 @@ export async function decodeRecord(record: ImageRecord, options: Pick<DecodeOpti
   return img.data;
 }
 
-/** Decodes a source into cached images (in source order, unusable files removed). */
-export async function decodeSource(source: ImageSource, options: DecodeOptions): Promise<DecodedSource> {
+/**
+ * Decodes a source into image records (in source order, unusable files
+ * removed). `knownClasses`: label folder sources with this class list (from
+ * the training source) instead of their own subfolders.
+ */
+export async function decodeSource(source: ImageSource, options: DecodeOptions, knownClasses?: string[]): Promise<DecodedSource> {
   const budget = new CacheBudget(options.maxCacheBytes);
   switch (source.kind) {
     case 'folder':
-      return decodeFolder(source, options, budget);
+      return decodeFolder(source, options, budget, knownClasses);
     case 'idx':
       return decodeIdx(source, options, budget);
     case 'arrays':
