@@ -2,3 +2,8 @@ export * from './vocabulary.js';
 export * from './layout.js';
 export * from './gpt/config.js';
 export * from './gpt/model.js';
+export * from './sampling.js';
+export * from './data.js';
+export * from './optim.js';
+export * from './prior-model.js';
+export * from './train.js';

@@ -120,13 +120,12 @@ describe('GPT', () => {
       const V = vocabulary.vocabSize;
       // Prefill 4 tokens at once, then one token per step.
       const prefill = 4;
-      let cache: KVCache | undefined;
-      const pre = tf.tidy(() => {
-        const input = new Int32Array(B * prefill);
-        for (let b = 0; b < B; b++) input.set(tokens.subarray(b * T, b * T + prefill), b * prefill);
-        return model.forwardCached(tf.tensor2d(input, [B, prefill], 'int32'));
-      });
-      cache = pre.cache;
+      const prefillTokens = new Int32Array(B * prefill);
+      for (let b = 0; b < B; b++) prefillTokens.set(tokens.subarray(b * T, b * T + prefill), b * prefill);
+      const prefillInput = tf.tensor2d(prefillTokens, [B, prefill], 'int32');
+      const pre = model.forwardCached(prefillInput);
+      prefillInput.dispose();
+      let cache: KVCache = pre.cache;
       const preLogits = pre.logits.dataSync();
       pre.logits.dispose();
       for (let b = 0; b < B; b++) {

@@ -27,7 +27,7 @@ import { resolveGPTConfig, type GPTConfig, type GPTConfigOptions } from './confi
 /** GPT-2's `gelu_new`: the tanh approximation of GELU. */
 export function geluNew(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x)))));
     return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
   });
 }
@@ -96,12 +96,14 @@ class Attention extends Module {
     const [B, T, C] = x.shape;
     const H = this.config.nHead;
     const hd = C / H;
-    const qkv = this.cAttn.forward(x);
-    const [q0, k0, v0] = tf.split(qkv, 3, 2);
-    const heads = (t: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3]);
-    const q = heads(q0!);
-    let k = heads(k0!);
-    let v = heads(v0!);
+    // One transpose [B,T,3,H,hd] → [3,B,H,T,hd], then q/k/v are contiguous slices along
+    // the leading axis (tfjs-cpu copies contiguous slices in bulk; column slices of
+    // [B,T,3C] go element by element and dominated the step time).
+    const qkv = tf.transpose(tf.reshape(this.cAttn.forward(x), [B, T, 3, H, hd]), [2, 0, 3, 1, 4]);
+    const part = (i: number): tf.Tensor4D => tf.reshape(tf.slice(qkv, [i, 0, 0, 0, 0], [1, B, H, T, hd]), [B, H, T, hd]);
+    const q = part(0);
+    let k = part(1);
+    let v = part(2);
     if (past) {
       k = tf.concat([past.k, k], 2);
       v = tf.concat([past.v, v], 2);
@@ -194,6 +196,32 @@ class Transformer extends Module {
   }
 }
 
+/**
+ * `weight[indices]` with a scatter-add gradient computed in JavaScript.
+ * tfjs-cpu's gather gradient (UnsortedSegmentSum) loops over every table row
+ * for every index — O(rows · N · C), ruinous for a 1k-entry vocabulary —
+ * whereas the scatter-add is O(N · C). The indices are known on the host.
+ */
+function embeddingLookup(weight: tf.Variable, indices: Int32Array, shape: number[]): tf.Tensor {
+  const [rows, C] = weight.shape as [number, number];
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const w = args[0] as tf.Tensor;
+    const value = tf.reshape(tf.gather(w, tf.tensor1d(indices, 'int32')), [...shape, C]);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+      const d = dy.dataSync();
+      const g = new Float32Array(rows * C);
+      for (let i = 0; i < indices.length; i++) {
+        const src = i * C;
+        const dst = indices[i]! * C;
+        for (let c = 0; c < C; c++) g[dst + c]! += d[src + c]!;
+      }
+      return tf.tensor2d(g, [rows, C]);
+    };
+    return { value, gradFunc };
+  });
+  return lookup(weight);
+}
+
 function dropout(x: tf.Tensor, rate: number, options: ForwardOptions): tf.Tensor {
   if (!options.training || rate === 0) return x;
   const seed = options.dropoutRng ? options.dropoutRng.nextUint32() : undefined;
@@ -268,8 +296,9 @@ export class GPT extends Module {
       throw new InvalidArgumentError(`${past + T} positions exceed the context of ${config.nPositions} tokens; shorten the input or slide the window`);
     }
     const t = this.transformer;
-    const positions = tf.range(past, past + T, 1, 'int32');
-    let pos = t.wpe.forward(positions);
+    const positions = new Int32Array(T);
+    for (let i = 0; i < T; i++) positions[i] = past + i;
+    let pos = embeddingLookup(t.wpe.weight, positions, [T]);
     const pe = config.positionEmbedding;
     if (pe !== 'learned' && t.wpeRow && t.wpeCol) {
       const prefix = pe.prefixLength ?? 1;
@@ -282,9 +311,13 @@ export class GPT extends Module {
         rowIdx[i] = inGrid ? Math.floor(q / pe.cols) : pe.rows;
         colIdx[i] = inGrid ? q % pe.cols : pe.cols;
       }
-      pos = tf.add(pos, tf.add(t.wpeRow.forward(tf.tensor1d(rowIdx, 'int32')), t.wpeCol.forward(tf.tensor1d(colIdx, 'int32'))));
+      pos = tf.add(pos, tf.add(embeddingLookup(t.wpeRow.weight, rowIdx, [T]), embeddingLookup(t.wpeCol.weight, colIdx, [T])));
     }
-    let x = tf.add(t.wte.forward(tokens), pos) as tf.Tensor3D;
+    const ids = tokens.dataSync() as Int32Array;
+    for (let i = 0; i < ids.length; i++) {
+      if (!(ids[i]! >= 0 && ids[i]! < config.vocabSize)) throw new InvalidArgumentError(`token id ${ids[i]} is outside the vocabulary [0, ${config.vocabSize})`);
+    }
+    let x = tf.add(embeddingLookup(t.wte.weight, ids, [B, T]), pos) as tf.Tensor3D;
     x = dropout(x, config.dropout, options) as tf.Tensor3D;
     const mask = T > 1 ? causalMask(T, past) : undefined;
     const presents: LayerKV[] = [];
