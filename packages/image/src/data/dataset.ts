@@ -1,9 +1,13 @@
 /**
  * `ImageDataset`: the training-data abstraction for image tokenizers.
  *
- * All images are decoded once, up front, and cached in memory (8-bit where
- * the source is 8-bit): unusable files are therefore found and reported
- * before the first step, never mid-epoch. Every random choice (split,
+ * By default all images are decoded once, up front, and cached in memory
+ * (8-bit where the source is 8-bit): unusable files are found and reported
+ * before the first step. Folders too large to hold decoded can be streamed
+ * (`cache: false`): headers are read at load, pixels are decoded per batch
+ * one batch ahead, and a file that fails then is reported and left out (or,
+ * under onCorrupt 'fail', the iterator throws) — never a crash that loses
+ * the path. Every random choice (split,
  * shuffle order, crop offsets, flips) comes from a seeded `Rng` forked per
  * purpose and per epoch, so epoch `e` yields exactly the same batches on
  * every run and after a resume, independent of the batch size.
