@@ -88,6 +88,24 @@ describe.each(backends)('convolutions on $name', ({ name }) => {
     }
   });
 
+  it('stride-1 input gradients (the flipped-filter path) match tfjs cpu for every filter size and padding', async () => {
+    const random = seededRandom(15);
+    const pads: ConvCase['pad'][] = ['same', 'valid', [[0, 0], [2, 0], [1, 3], [0, 0]]];
+    for (const pad of pads) {
+      for (const [fh, fw] of [[1, 2], [2, 2], [3, 3], [4, 3], [3, 1]] as const) {
+        const x = randomArray(random, 2 * 7 * 6 * 3);
+        const w = randomArray(random, fh * fw * 3 * 5);
+        const fn = () => {
+          const xs = tf.tensor4d(x, [2, 7, 6, 3]);
+          const ws = tf.tensor4d(w, [fh, fw, 3, 5]);
+          return tf.grad((input: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(input, ws, 1, pad))))(xs);
+        };
+        const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
+        expect(err, `${fh}x${fw} ${JSON.stringify(pad)}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+  });
+
   it('FusedConv2D fuses bias and activations like tfjs cpu', async () => {
     const random = seededRandom(13);
     for (const activation of ['linear', 'relu', 'relu6', 'elu', 'prelu', 'leakyrelu', 'sigmoid'] as const) {

@@ -33,11 +33,15 @@ type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
 /** Column-matrix memory shared by all convolution kernels of one backend. */
 export class ConvScratch {
   readonly col: ScratchBuffer;
+  /** Flipped, channel-swapped filters for the stride-1 input gradient. */
+  readonly filter: ScratchBuffer;
   constructor(allocator?: FloatAllocator) {
     this.col = new ScratchBuffer(allocator);
+    this.filter = new ScratchBuffer(allocator);
   }
   release(): void {
     this.col.release();
+    this.filter.release();
   }
 }
 
@@ -101,9 +105,54 @@ export function convBackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Fl
     gemm.sgemm({ m, n: k, k: n, a: dy, b: w, c: dx, transB: true });
     return dx;
   }
+  if (g.strideHeight === 1 && g.strideWidth === 1 && g.dilationHeight === 1 && g.dilationWidth === 1) {
+    return stride1BackpropInput(gemm, scratch, dy, w, g, dx);
+  }
   const col = scratch.col.get(m * k);
   gemm.sgemm({ m, n: k, k: n, a: dy, b: w, c: col, transB: true });
   col2im(col, g, dx);
+  return dx;
+}
+
+/**
+ * The input gradient of a stride-1 convolution is itself a stride-1
+ * convolution: of dy, with the filter rotated 180° and its channel axes
+ * swapped, and the padding mirrored (fh−1−top). im2col + GEMM writes dx
+ * directly, which beats GEMM + col2im's scattered read-modify-write.
+ */
+function stride1BackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Float32Array, w: Float32Array, g: ConvGeometry, dx: Float32Array): Float32Array {
+  const { filterHeight: fh, filterWidth: fw, inChannels: ci, outChannels: co } = g;
+  const flipped = scratch.filter.get(fh * fw * co * ci);
+  for (let fy = 0; fy < fh; fy++) {
+    for (let fx = 0; fx < fw; fx++) {
+      const src = ((fh - 1 - fy) * fw + (fw - 1 - fx)) * ci * co;
+      const dst = (fy * fw + fx) * co * ci;
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) flipped[dst + o * ci + i] = w[src + i * co + o]!;
+      }
+    }
+  }
+  const transposed: ConvGeometry = {
+    batchSize: g.batchSize,
+    inHeight: g.outHeight,
+    inWidth: g.outWidth,
+    inChannels: co,
+    outHeight: g.inHeight,
+    outWidth: g.inWidth,
+    outChannels: ci,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: 1,
+    strideWidth: 1,
+    dilationHeight: 1,
+    dilationWidth: 1,
+    padInfo: { top: fh - 1 - g.padInfo.top, left: fw - 1 - g.padInfo.left },
+  };
+  const m = colRows(transposed);
+  const k = colCols(transposed);
+  const col = scratch.col.get(m * k);
+  im2col(dy, transposed, col);
+  gemm.sgemm({ m, n: ci, k, a: col, b: flipped, c: dx });
   return dx;
 }
 

@@ -75,6 +75,19 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     expect(err).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  it('GatherV2 matches tfjs cpu for row gathers (and delegates other axes and bad indices)', async () => {
+    const random = seededRandom(24);
+    const x = randomArray(random, 10 * 3 * 4);
+    const fn = () => {
+      const t = tf.tensor3d(x, [10, 3, 4]);
+      return [tf.gather(t, tf.tensor2d([0, 9, 3, 3, 5, 1], [2, 3], 'int32')), tf.gather(t, tf.tensor1d([2, 0], 'int32'), 1)];
+    };
+    const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
+    expect(err).toBeLessThanOrEqual(TOLERANCE);
+    await tf.setBackend(name);
+    expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([3], 'int32')))).toThrow(/not in \[0, 2\]/);
+  });
+
   it('Sum matches tfjs cpu over leading, trailing, all and interior axes, with keepDims', async () => {
     const random = seededRandom(22);
     const x = randomArray(random, 3 * 4 * 5 * 6);

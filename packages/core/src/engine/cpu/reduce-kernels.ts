@@ -77,3 +77,28 @@ export function createUnsortedSegmentSumKernel(original: KernelFunc): KernelFunc
     return backend.makeTensorInfo([numSegments, ...rowShape], 'float32', out);
   });
 }
+
+/**
+ * `GatherV2` of rows (axis 0, no batch dims), e.g. a codebook lookup:
+ * contiguous row copies instead of tfjs-cpu's per-element TensorBuffer
+ * indexing. Out-of-range indices go to the original kernel, which reports them.
+ */
+export function createGatherKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const indices = inputs.indices!;
+    const batchDims = (attrs?.batchDims as number | undefined) ?? 0;
+    if (x.dtype !== 'float32' || indices.dtype !== 'int32' || batchDims !== 0 || x.shape.length === 0) return callKernel(original, args);
+    if (util.parseAxisParam(attrs!.axis as number, x.shape)[0] !== 0) return callKernel(original, args);
+    const rows = x.shape[0]!;
+    const ids = backend.data.get(indices.dataId).values as Int32Array;
+    for (let i = 0; i < ids.length; i++) if (!(ids[i]! >= 0 && ids[i]! < rows)) return callKernel(original, args);
+    const rowShape = x.shape.slice(1);
+    const row = sizeOf(rowShape);
+    const xs = float32Values(backend, x);
+    const out = allocOutput(backend, ids.length * row);
+    for (let i = 0; i < ids.length; i++) out.set(xs.subarray(ids[i]! * row, ids[i]! * row + row), i * row);
+    return backend.makeTensorInfo([...indices.shape, ...rowShape], 'float32', out);
+  });
+}

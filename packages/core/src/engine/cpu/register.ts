@@ -20,7 +20,7 @@ import {
 } from './conv-kernels.js';
 import { createBinaryKernel, createReluKernel, createStepKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
-import { createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
+import { createGatherKernel, createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
 import { allocatorOf } from './tensor-data.js';
 
@@ -52,6 +52,7 @@ export const VQKIT_CPU_KERNELS = [
   'Step',
   'Sum',
   'UnsortedSegmentSum',
+  'GatherV2',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -73,6 +74,7 @@ function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: stri
     ['Step', createStepKernel(original('Step'))],
     ['Sum', createSumKernel(original('Sum'))],
     ['UnsortedSegmentSum', createUnsortedSegmentSumKernel(original('UnsortedSegmentSum'))],
+    ['GatherV2', createGatherKernel(original('GatherV2'))],
   ]);
 }
 
