@@ -7,3 +7,4 @@ export * from './data.js';
 export * from './optim.js';
 export * from './prior-model.js';
 export * from './train.js';
+export * from './sample-prior.js';
