@@ -249,6 +249,24 @@ describe('ImageDataset: streaming (cache: false)', () => {
     expect([...loaded.images]).toEqual([...cached.train.batchOf([0, 1]).images]);
   });
 
+  it('reuses recently decoded images within streamCacheBytes', async () => {
+    const local = path.join(dir, 'stream-lru');
+    fs.mkdirSync(local);
+    for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(local, `p${i}.png`), await encodeImage(randomImage(12, 12, 3, 300 + i), 'png'));
+    const make = (streamCacheBytes: number) =>
+      ImageDataset.load({ source: { kind: 'folder', path: local }, cache: false, streamCacheBytes, cropSize: 6, cropsPerImage: 2, ...quiet });
+    const withCache = await make(1 << 20);
+    const without = await make(0);
+    const first = concat(await collect(withCache.train, { batchSize: 4, epoch: 0 }));
+    expect(concat(await collect(without.train, { batchSize: 4, epoch: 0 }))).toEqual(first);
+    // Remove a file: the cached dataset still serves it from memory, the uncached one must skip it.
+    fs.rmSync(path.join(local, 'p1.png'));
+    expect(concat(await collect(withCache.train, { batchSize: 4, epoch: 1 })).indices.length).toBe(6);
+    expect(concat(await collect(without.train, { batchSize: 4, epoch: 1 })).indices.length).toBe(4);
+    expect(without.skipped.map((s) => path.basename(s.path))).toEqual(['p1.png']);
+    expect(withCache.skipped).toEqual([]);
+  });
+
   it("throws from the iterator under onCorrupt: 'fail'", async () => {
     const ds = await ImageDataset.load({ source: { kind: 'folder', path: folder }, cropSize: 8, cache: false, onCorrupt: 'fail' });
     const err = await collect(ds.train, { batchSize: 6 }).catch((e: unknown) => e);

@@ -89,6 +89,11 @@ export interface ImageDatasetOptions {
    * hold decoded. IDX and array sources are always in memory. Default true.
    */
   cache?: boolean;
+  /**
+   * Streaming mode: bytes of recently decoded images kept for reuse (an
+   * image's several crops per epoch, and images seen again soon). Default 256 MiB.
+   */
+  streamCacheBytes?: number;
 }
 
 /** One batch, NHWC float32 in [0, 1]. */
@@ -505,9 +510,14 @@ export class ImageDataset extends EventEmitter<EventMap> {
 
     const hasLabels = [...trainImages, ...(validationImages ?? [])].some((img) => img.label >= 0);
     const shape: SampleShape = { height: sample.height, width: sample.width, channels };
+    const recent = new RecentPixels(o.streamCacheBytes ?? 256 * 2 ** 20);
     const loadPixels: PixelLoader = async (record) => {
+      const hit = recent.get(record.name);
+      if (hit) return hit;
       try {
-        return await decodeRecord(record, decodeOptions);
+        const data = await decodeRecord(record, decodeOptions);
+        recent.set(record.name, data);
+        return data;
       } catch (err) {
         if (!(err instanceof FileFormatError)) throw err;
         this.unusable({ path: record.name, reason: reasonOf(err) }, err, onCorrupt);
@@ -562,6 +572,34 @@ function sourceLabel(source: ImageSource): string {
       return source.images;
     case 'arrays':
       return 'arrays';
+  }
+}
+
+/** A byte-bounded least-recently-used map of decoded pixels (streaming mode). */
+class RecentPixels {
+  private readonly entries = new Map<string, Uint8Array>();
+  private bytes = 0;
+  constructor(private readonly limit: number) {
+    if (!(limit >= 0)) throw new InvalidArgumentError(`streamCacheBytes must be >= 0, got ${limit}`);
+  }
+  get(key: string): Uint8Array | undefined {
+    const value = this.entries.get(key);
+    if (value) {
+      // Re-insert: Map iteration order is insertion order, so this marks it most recent.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+  set(key: string, value: Uint8Array): void {
+    if (value.byteLength > this.limit || this.entries.has(key)) return;
+    this.entries.set(key, value);
+    this.bytes += value.byteLength;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.limit) break;
+      this.entries.delete(k);
+      this.bytes -= v.byteLength;
+    }
   }
 }
 
