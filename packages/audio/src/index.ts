@@ -5,3 +5,5 @@ export * from './dsp-tf.js';
 export * from './losses.js';
 export * from './metrics.js';
 export * from './chunking.js';
+export * from './fsdd.js';
+export * from './dataset.js';
