@@ -1,4 +1,3 @@
-export * from './bytes.js';
 export * from './crc32.js';
 export * from './format.js';
 export * from './tokenizer-id.js';

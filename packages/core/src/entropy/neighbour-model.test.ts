@@ -26,15 +26,15 @@ function rng(seed: number): () => number {
  * neighbour often (smooth image regions) and are otherwise drawn from a
  * Zipf-like distribution (a few codes dominate).
  */
-function syntheticGrid(h: number, w: number, k: number, seed: number): Int32Array {
+function syntheticGrid(h: number, w: number, k: number, seed: number, copyNeighbours = true): Int32Array {
   const rand = rng(seed);
   const codes = new Int32Array(h * w);
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
       const u = rand();
       let code: number;
-      if (c > 0 && u < 0.35) code = codes[r * w + c - 1];
-      else if (r > 0 && u < 0.6) code = codes[(r - 1) * w + c];
+      if (copyNeighbours && c > 0 && u < 0.35) code = codes[r * w + c - 1];
+      else if (copyNeighbours && r > 0 && u < 0.6) code = codes[(r - 1) * w + c];
       else code = Math.min(k - 1, Math.floor(k * rand() ** 4));
       codes[r * w + c] = code;
     }
@@ -42,8 +42,8 @@ function syntheticGrid(h: number, w: number, k: number, seed: number): Int32Arra
   return codes;
 }
 
-const grids = (count: number, seed: number, k = 512) =>
-  Array.from({ length: count }, (_, i) => ({ codes: syntheticGrid(7, 7, k, seed + i), shape: [7, 7, 1] as const }));
+const grids = (count: number, seed: number, k = 512, copyNeighbours = true) =>
+  Array.from({ length: count }, (_, i) => ({ codes: syntheticGrid(7, 7, k, seed + i, copyNeighbours), shape: [7, 7, 1] as const }));
 
 describe('NeighbourContextModel', () => {
   it('round-trips random grids for every context mode, including contexts never seen in training', () => {
@@ -110,6 +110,26 @@ describe('NeighbourContextModel', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('backoff selection', () => {
+  it('trusts contexts on correlated codes and backs off to the unigram on independent ones', () => {
+    const k = 512;
+    const correlated = NeighbourContextModelSet.train(grids(1000, 1, k, true), [k]);
+    const independentTrain = grids(1000, 1, k, false);
+    const independent = NeighbourContextModelSet.train(independentTrain, [k]);
+    expect(correlated.levels[0].backoffStrength).toBeLessThan(independent.levels[0].backoffStrength);
+    expect(correlated.levels[0].pairBackoffStrength).toBeLessThan(independent.levels[0].pairBackoffStrength);
+    // On held-out independent codes the contexts are noise: the selected backoff keeps the cost at the unigram's.
+    const test = grids(300, 50_000, k, false);
+    const [stat, neigh, fixedBeta] = measureCodeBits(test, [k], {
+      static: StaticModelSet.train(independentTrain.map((g) => g.codes), [k]),
+      neighbour: independent,
+      fixedBeta: NeighbourContextModelSet.train(independentTrain, [k], { backoffStrength: 2, pairBackoffStrength: 2 }),
+    });
+    expect(neigh.idealBits).toBeLessThan(stat.idealBits * 1.01);
+    expect(neigh.idealBits).toBeLessThan(fixedBeta.idealBits);
   });
 });
 

@@ -32,9 +32,13 @@ export const MAX_NEIGHBOUR_ALPHABET = 1 << 16;
 export interface NeighbourContextModelOptions {
   /** Neighbours to condition on. Default 'left-up' (pair context, backing off to left+up, then unigram). */
   context?: NeighbourContextMode;
-  /** β1: pseudo-counts of the unigram prior behind single-neighbour contexts. Default 4. */
+  /**
+   * β1: pseudo-counts of the unigram prior behind single-neighbour contexts.
+   * Default: chosen from powers of two by leave-one-out likelihood on the
+   * training codes (large when contexts carry no information, small when they do).
+   */
   backoffStrength?: number;
-  /** β2: pseudo-counts of the single-neighbour prior behind pair contexts. Default 4. */
+  /** β2: pseudo-counts of the single-neighbour prior behind pair contexts. Default: chosen like β1. */
   pairBackoffStrength?: number;
   /** Contexts seen fewer times in training are not stored (they would cost model size for no gain). Default 2. */
   minContextCount?: number;
@@ -42,13 +46,16 @@ export interface NeighbourContextModelOptions {
   maxContextCount?: number;
 }
 
-const DEFAULTS: Required<NeighbourContextModelOptions> = {
-  context: 'left-up',
-  backoffStrength: 4,
-  pairBackoffStrength: 4,
+const DEFAULTS = {
+  context: 'left-up' as NeighbourContextMode,
   minContextCount: 2,
   maxContextCount: 255,
 };
+
+/** Most training codes per level the backoff selection evaluates (a deterministic stride subsample beyond). */
+const MAX_SELECTION_TOKENS = 1 << 17;
+/** Candidate backoff strengths: 1, 2, 4, …, 65536. */
+const BACKOFF_GRID = Array.from({ length: 17 }, (_, i) => 2 ** i);
 
 /** Counts of one context: sorted symbols with prefix sums. */
 export class SparseCounts {
@@ -206,8 +213,15 @@ export interface CodeTensorSample {
   shape: readonly number[];
 }
 
-function finalizeCounts(map: Map<number, Map<number, number>>, options: Required<NeighbourContextModelOptions>): Map<number, SparseCounts> {
+/** Stored contexts plus, per context, what one training code contributes to its stored counts (for leave-one-out). */
+interface FinalizedContexts {
+  counts: Map<number, SparseCounts>;
+  contribution: Map<number, number>;
+}
+
+function finalizeCounts(map: Map<number, Map<number, number>>, options: { minContextCount: number; maxContextCount: number }): FinalizedContexts {
   const out = new Map<number, SparseCounts>();
+  const contribution = new Map<number, number>();
   const keys = [...map.keys()].sort((a, b) => a - b);
   for (const key of keys) {
     const entries = [...map.get(key)!.entries()].sort((a, b) => a[0] - b[0]);
@@ -217,9 +231,99 @@ function finalizeCounts(map: Map<number, Map<number, number>>, options: Required
     // Cap the context's total (its confidence against the backoff) at maxContextCount; every seen symbol keeps ≥ 1.
     const scale = n > options.maxContextCount ? options.maxContextCount / n : 1;
     const kept = entries.map(([s, c]) => [s, Math.min(255, Math.max(1, Math.round(c * scale)))] as const);
-    out.set(key, new SparseCounts(Uint32Array.from(kept.map((e) => e[0])), Uint8Array.from(kept.map((e) => e[1]))));
+    const counts = new SparseCounts(Uint32Array.from(kept.map((e) => e[0])), Uint8Array.from(kept.map((e) => e[1])));
+    out.set(key, counts);
+    contribution.set(key, counts.total / n);
   }
-  return out;
+  return { counts: out, contribution };
+}
+
+/** Leave-one-out count of `s` and total of context `key` (0, 0 when the context is not stored). */
+function looCounts(ctx: FinalizedContexts, key: number, s: number): [number, number] {
+  const c = ctx.counts.get(key);
+  if (c === undefined) return [0, 0];
+  const own = ctx.contribution.get(key)!;
+  return [Math.max(0, c.count(s) - own), Math.max(0, c.total - own)];
+}
+
+/**
+ * Picks β1 (and β2 for 'left-up') maximising the leave-one-out likelihood of
+ * the training codes: each code is scored by the model built from all the
+ * other codes, so the choice measures generalisation, not memorisation.
+ * Training-time only (floats are fine here: the chosen integers are stored).
+ */
+function selectBackoffStrengths(
+  tokens: { s: Int32Array; left: Int32Array; up: Int32Array; n: number },
+  mode: NeighbourContextMode,
+  unigram: CumulativeFrequencyTable,
+  k: number,
+  left: FinalizedContexts,
+  up: FinalizedContexts,
+  pair: FinalizedContexts,
+  fixed: { beta1?: number; beta2?: number },
+): { beta1: number; beta2: number } {
+  const tu = unigram.total;
+  const n = tokens.n;
+  // Context lookups once per code; the grid search below is then plain arithmetic.
+  const singleCount = new Float64Array(n);
+  const singleTotal = new Float64Array(n);
+  const unigramFreq = new Float64Array(n);
+  const pairCount = new Float64Array(n);
+  const pairTotal = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = tokens.s[i];
+    const a = tokens.left[i];
+    const b = tokens.up[i];
+    unigramFreq[i] = unigram.frequency(s);
+    if (mode !== 'up' && a >= 0) {
+      const [c, t] = looCounts(left, a, s);
+      singleCount[i] += c;
+      singleTotal[i] += t;
+    }
+    if (mode !== 'left' && b >= 0) {
+      const [c, t] = looCounts(up, b, s);
+      singleCount[i] += c;
+      singleTotal[i] += t;
+    }
+    if (mode === 'left-up' && a >= 0 && b >= 0) [pairCount[i], pairTotal[i]] = looCounts(pair, a * k + b, s);
+  }
+  // β beyond the unigram total gives the same integer weight (1) as β = total; skip those.
+  const singleGrid = BACKOFF_GRID.filter((beta) => beta <= tu);
+  const pick = (grid: readonly number[], score: (beta: number) => number): number => {
+    let best = grid[0];
+    let bestScore = Number.NEGATIVE_INFINITY;
+    for (const beta of grid) {
+      const v = score(beta);
+      if (v > bestScore) {
+        bestScore = v;
+        best = beta;
+      }
+    }
+    return best;
+  };
+  const beta1 =
+    fixed.beta1 ??
+    pick(singleGrid, (beta) => {
+      const m1 = Math.max(1, Math.floor(tu / beta));
+      let ll = 0;
+      for (let i = 0; i < n; i++) ll += Math.log((m1 * singleCount[i] + unigramFreq[i]) / (m1 * singleTotal[i] + tu));
+      return ll;
+    });
+  if (mode !== 'left-up') return { beta1, beta2: fixed.beta2 ?? 1 };
+  const m1 = Math.max(1, Math.floor(tu / beta1));
+  const beta2 =
+    fixed.beta2 ??
+    pick(BACKOFF_GRID, (beta) => {
+      let ll = 0;
+      for (let i = 0; i < n; i++) {
+        const f1 = m1 * singleCount[i] + unigramFreq[i];
+        const t1 = m1 * singleTotal[i] + tu;
+        const m2 = Math.max(1, Math.floor(t1 / beta));
+        ll += Math.log((m2 * pairCount[i] + f1) / (m2 * pairTotal[i] + t1));
+      }
+      return ll;
+    });
+  return { beta1, beta2 };
 }
 
 function bump(map: Map<number, Map<number, number>>, key: number, symbol: number): void {
@@ -251,18 +355,27 @@ export class NeighbourContextModelSet implements EntropyModelSpec {
    * unigram gets total max(2^12, 2·K rounded up to a power of two).
    */
   static train(samples: Iterable<CodeTensorSample>, codebookSizes: readonly number[], options: NeighbourContextModelOptions = {}): NeighbourContextModelSet {
-    const opts = { ...DEFAULTS, ...options };
+    const opts = {
+      context: options.context ?? DEFAULTS.context,
+      minContextCount: options.minContextCount ?? DEFAULTS.minContextCount,
+      maxContextCount: options.maxContextCount ?? DEFAULTS.maxContextCount,
+    };
     if (!MODES.includes(opts.context)) throw new InvalidArgumentError(`unknown context mode ${JSON.stringify(opts.context)}; expected ${MODES.join(', ')}`);
     if (!Number.isInteger(opts.maxContextCount) || opts.maxContextCount < 1 || opts.maxContextCount > 255) {
       throw new InvalidArgumentError(`maxContextCount ${opts.maxContextCount} must be an integer in [1, 255]`);
     }
+    for (const beta of [options.backoffStrength, options.pairBackoffStrength]) {
+      if (beta !== undefined && (!Number.isInteger(beta) || beta < 1 || beta > 1 << 16)) throw new InvalidArgumentError(`backoff strength ${beta} must be an integer in [1, 65536]`);
+    }
     for (const k of codebookSizes) if (!Number.isInteger(k) || k < 1 || k > MAX_NEIGHBOUR_ALPHABET) throw new InvalidArgumentError(`codebook size ${k} outside [1, ${MAX_NEIGHBOUR_ALPHABET}]`);
+    const list = [...samples];
     const levels = codebookSizes.length;
     const unigram = codebookSizes.map((k) => new Float64Array(k));
     const left = codebookSizes.map(() => new Map<number, Map<number, number>>());
     const up = codebookSizes.map(() => new Map<number, Map<number, number>>());
     const pair = codebookSizes.map(() => new Map<number, Map<number, number>>());
-    for (const sample of samples) {
+    const seen = new Float64Array(levels);
+    for (const sample of list) {
       const size = codeTensorSize(sample.shape, levels);
       if (sample.codes.length !== size) throw new InvalidArgumentError(`training sample has ${sample.codes.length} codes for shape [${sample.shape.join(', ')}]`);
       const walker = new ContextWalker(sample.shape);
@@ -272,24 +385,59 @@ export class NeighbourContextModelSet implements EntropyModelSpec {
         const s = sample.codes[i];
         if (!Number.isInteger(s) || s < 0 || s >= codebookSizes[l]) throw new InvalidArgumentError(`training code ${s} outside [0, ${codebookSizes[l]}) of level ${l}`);
         unigram[l][s] += 1;
+        seen[l] += 1;
         if (ctx.left >= 0) bump(left[l], ctx.left, s);
         if (ctx.up >= 0) bump(up[l], ctx.up, s);
         if (ctx.left >= 0 && ctx.up >= 0) bump(pair[l], ctx.left * codebookSizes[l] + ctx.up, s);
       }
     }
-    const empty = new Map<number, SparseCounts>();
+    // The codes the backoff selection scores: every stride-th code of each level.
+    const strides = Array.from(seen, (n) => Math.max(1, Math.ceil(n / MAX_SELECTION_TOKENS)));
+    const tokens = Array.from(seen, (n, l) => {
+      const cap = Math.ceil(n / strides[l]);
+      return { s: new Int32Array(cap), left: new Int32Array(cap), up: new Int32Array(cap), n: 0 };
+    });
+    const counters = new Float64Array(levels);
+    for (const sample of list) {
+      const walker = new ContextWalker(sample.shape);
+      for (let i = 0; i < sample.codes.length; i++) {
+        const ctx = walker.at(i, sample.codes);
+        const l = ctx.level;
+        if (counters[l]++ % strides[l] !== 0) continue;
+        const t = tokens[l];
+        t.s[t.n] = sample.codes[i];
+        t.left[t.n] = ctx.left;
+        t.up[t.n] = ctx.up;
+        t.n++;
+      }
+    }
+    const none: FinalizedContexts = { counts: new Map(), contribution: new Map() };
     return new NeighbourContextModelSet(
       codebookSizes.map((k, l) => {
         let total = 1 << 12;
         while (total < 2 * k) total *= 2;
+        const unigramFrequencies = quantizeFrequencies(unigram[l], total);
+        const leftContexts = opts.context === 'up' ? none : finalizeCounts(left[l], opts);
+        const upContexts = opts.context === 'left' ? none : finalizeCounts(up[l], opts);
+        const pairContexts = opts.context === 'left-up' ? finalizeCounts(pair[l], opts) : none;
+        const { beta1, beta2 } = selectBackoffStrengths(
+          tokens[l],
+          opts.context,
+          new CumulativeFrequencyTable(unigramFrequencies),
+          k,
+          leftContexts,
+          upContexts,
+          pairContexts,
+          { beta1: options.backoffStrength, beta2: options.pairBackoffStrength },
+        );
         return new NeighbourContextModel({
           mode: opts.context,
-          backoffStrength: opts.backoffStrength,
-          pairBackoffStrength: opts.pairBackoffStrength,
-          unigramFrequencies: quantizeFrequencies(unigram[l], total),
-          leftContexts: opts.context === 'up' ? empty : finalizeCounts(left[l], opts),
-          upContexts: opts.context === 'left' ? empty : finalizeCounts(up[l], opts),
-          pairContexts: opts.context === 'left-up' ? finalizeCounts(pair[l], opts) : empty,
+          backoffStrength: beta1,
+          pairBackoffStrength: beta2,
+          unigramFrequencies,
+          leftContexts: leftContexts.counts,
+          upContexts: upContexts.counts,
+          pairContexts: pairContexts.counts,
         });
       }),
     );
