@@ -7,3 +7,4 @@ export * from './metrics.js';
 export * from './chunking.js';
 export * from './fsdd.js';
 export * from './dataset.js';
+export * from './spectrogram-image.js';
