@@ -116,6 +116,7 @@ describe('image io', () => {
     expect(row(9)).toEqual([0.5, 0.5, 0.5]);
 
     await expect(loadImage(png, { size: 10, resize: 'none' })).rejects.toThrow(InvalidArgumentError);
+    await expect(loadImage(png, { size: 10, resize: 'crop' as 'pad' })).rejects.toThrow(/unknown resize policy 'crop'/);
     const same = await loadImageU8(png, { size: { width: 40, height: 20 }, resize: 'none' });
     expect(Buffer.compare(Buffer.from(same.data), Buffer.from(data))).toBe(0);
   });

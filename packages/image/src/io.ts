@@ -133,6 +133,17 @@ export function validateRawImage(image: RawImage, what = 'image'): void {
   }
 }
 
+const RESIZE_POLICIES: readonly ResizePolicy[] = ['none', 'center-crop', 'resize', 'pad'];
+
+/** The effective resize policy (default depends on whether a size is given), validated. */
+function resolvePolicy(policy: ResizePolicy | undefined, size: ImageSize | undefined): ResizePolicy {
+  const resolved = policy ?? (size ? 'center-crop' : 'none');
+  if (!RESIZE_POLICIES.includes(resolved)) {
+    throw new InvalidArgumentError(`unknown resize policy '${String(resolved)}'; use one of ${RESIZE_POLICIES.join(', ')}`);
+  }
+  return resolved;
+}
+
 function resolveSize(size: ImageSize | number | undefined): ImageSize | undefined {
   if (size === undefined) return undefined;
   const s = typeof size === 'number' ? { width: size, height: size } : size;
@@ -155,7 +166,7 @@ interface DecodedRaw {
 /** Decodes any input to raw pixels (channels as stored, alpha included), applying the geometric policy. */
 async function decodeRaw(input: ImageInput, options: ImageLoadOptions): Promise<DecodedRaw> {
   const size = resolveSize(options.size);
-  const policy: ResizePolicy = options.resize ?? (size ? 'center-crop' : 'none');
+  const policy = resolvePolicy(options.resize, size);
   const label = describeInput(input);
 
   if (isRawImage(input)) {
@@ -341,7 +352,7 @@ export async function loadImageU8(input: ImageInput, options: ImageLoadOptions =
  */
 export async function probeImageSize(input: ImageInput, options: ImageLoadOptions = {}): Promise<ImageSize> {
   const size = resolveSize(options.size);
-  const policy: ResizePolicy = options.resize ?? (size ? 'center-crop' : 'none');
+  const policy = resolvePolicy(options.resize, size);
   const label = describeInput(input);
   let width: number;
   let height: number;
