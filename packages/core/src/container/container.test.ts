@@ -211,6 +211,27 @@ describe('container identity checks', () => {
     w.uint32(0);
     const huge = recomputeCrc(w.finish());
     expect(() => readContainer(huge)).toThrow(ContainerLimitError);
+    // Every count field of a valid container, overwritten with the largest varint, is refused as a limit (or truncation) error.
+    const valid = writeContainer({ modality: 'video', tokenizerId: TOKENIZER, codebookSizes: [5, 6], metadata: Uint8Array.of(9) }, [
+      { shape: [2, 2], codes: Int32Array.of(1, 2, 3, 4) },
+      { shape: [1, 2], codes: Int32Array.of(0, 0) },
+    ]);
+    const maxVarint = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f);
+    // Offsets after the 12 fixed bytes: 12 levels, 13–14 sizes, 15 metadata length, 16 metadata, 17 segment count,
+    // 18 descriptor, 19 dim, 20 descriptor, 21 dim, 22 first payload length.
+    for (const [offset, expected] of [
+      [12, ContainerLimitError],
+      [13, ContainerLimitError],
+      [14, ContainerLimitError],
+      [15, ContainerLimitError],
+      [17, ContainerLimitError],
+      [19, ContainerLimitError],
+      [21, ContainerLimitError],
+      [22, ContainerTruncatedError],
+    ] as const) {
+      const bytes = Uint8Array.from([...valid.subarray(0, offset), ...maxVarint, ...valid.subarray(offset + 1)]);
+      expect(() => readContainer(recomputeCrc(bytes)), `field at ${offset}`).toThrow(expected);
+    }
     // Writers enforce the same limits.
     expect(() => writeContainer({ tokenizerId: TOKENIZER, codebookSizes: [2 ** 20] }, [])).toThrow(ContainerLimitError);
     expect(() => writeContainer({ tokenizerId: TOKENIZER, codebookSizes: [2] }, [{ shape: [10, 1], codes: new Int32Array(10) }], { limits: { maxTotalSymbols: 5 } })).toThrow(

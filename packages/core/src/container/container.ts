@@ -81,9 +81,12 @@ const KINDS = Object.keys(ENTROPY_MODEL_KIND_IDS) as EntropyModelKind[];
 const LEARNED_KINDS: ReadonlySet<EntropyModelKind> = new Set(['static', 'neighbour', 'external']);
 
 function resolveLimits(limits: ContainerLimits | undefined): Required<ContainerLimits> {
-  const merged = { ...DEFAULT_CONTAINER_LIMITS, ...limits };
-  for (const [key, value] of Object.entries(merged)) {
+  const merged = { ...DEFAULT_CONTAINER_LIMITS };
+  for (const key of Object.keys(merged) as (keyof ContainerLimits)[]) {
+    const value = limits?.[key];
+    if (value === undefined) continue;
     if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`container limit ${key} must be a non-negative integer, got ${value}`);
+    merged[key] = value;
   }
   merged.maxCodebookSize = Math.min(merged.maxCodebookSize, MAX_ALPHABET_SIZE);
   return merged;
