@@ -10,6 +10,7 @@ import {
   imageToTensor,
   loadImage,
   loadImageU8,
+  probeImageSize,
   saveImage,
   tensorToImage,
   type RawImage,
@@ -119,6 +120,17 @@ describe('image io', () => {
     await expect(loadImage(png, { size: 10, resize: 'crop' as 'pad' })).rejects.toThrow(/unknown resize policy 'crop'/);
     const same = await loadImageU8(png, { size: { width: 40, height: 20 }, resize: 'none' });
     expect(Buffer.compare(Buffer.from(same.data), Buffer.from(data))).toBe(0);
+  });
+
+  it('probes the output size from the header only', async () => {
+    const png = await encodeImage(randomU8(30, 12, 3), 'png');
+    expect(await probeImageSize(png)).toEqual({ width: 30, height: 12 });
+    expect(await probeImageSize(png, { size: 8, resize: 'pad' })).toEqual({ width: 8, height: 8 });
+    // Header intact, pixel data missing: the probe succeeds, a full decode fails.
+    expect(await probeImageSize(png.subarray(0, 100))).toEqual({ width: 30, height: 12 });
+    await expect(loadImage(png.subarray(0, 100))).rejects.toThrow(FileFormatError);
+    await expect(probeImageSize(png, { size: 8, resize: 'none' })).rejects.toThrow(InvalidArgumentError);
+    await expect(probeImageSize(Buffer.from('nope'))).rejects.toThrow(FileFormatError);
   });
 
   it('accepts sharp pipelines', async () => {
