@@ -14,8 +14,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FileFormatError, InvalidArgumentError, Rng, type Seed } from '@vqkit/core';
-import { resample } from './resample.js';
-import { readWav, toMono } from './wav.js';
+import { readWavMono, type MonoAudio } from './wav.js';
 
 /** How clip levels are adjusted at load time. */
 export type LevelPolicy =
@@ -75,7 +74,10 @@ export interface AudioSegmentBatch {
   readonly segmentLength: number;
   /** count × segmentLength samples; zero where a clip was too short. */
   readonly audio: Float32Array;
-  /** count × segmentLength: 1 for real samples, 0 for padding. */
+  /**
+   * count × segmentLength: 1 for real samples, 0 for padding. Multiply the
+   * model's output by it before computing losses, so padding costs nothing.
+   */
   readonly mask: Float32Array;
   /** Index of the source clip for each segment. */
   readonly clipIndices: Int32Array;
@@ -164,20 +166,20 @@ export class AudioDataset {
       else process.emitWarning(`skipped ${file}: ${reason}`, { code: 'VQKIT_DATASET_SKIPPED_FILE' });
     };
     for (const file of files) {
-      let wav;
+      let audio: MonoAudio;
       try {
-        wav = await readWav(file);
+        audio = await readWavMono(file, sampleRate);
       } catch (error) {
         if (!(error instanceof FileFormatError)) throw error;
         // FileFormatError messages start with the path; the reason is the rest.
         skip(file, error.message.startsWith(`${file}: `) ? error.message.slice(file.length + 2) : error.message, error);
         continue;
       }
-      if (wav.channels[0]!.length === 0) {
-        skip(file, 'no samples (empty data chunk)');
+      const mono = audio.samples;
+      if (mono.length === 0) {
+        skip(file, 'no samples (empty data chunk, or too short to resample)');
         continue;
       }
-      const mono = resample(toMono(wav.channels), wav.sampleRate, sampleRate);
       const gain = levelGain(mono, level);
       let clampedSamples = 0;
       for (let i = 0; i < mono.length; i++) {
@@ -185,7 +187,7 @@ export class AudioDataset {
         if (v > 1 || v < -1) clampedSamples++;
         mono[i] = Math.max(-1, Math.min(1, v));
       }
-      clips.push({ path: file, samples: mono, sourceSampleRate: wav.sampleRate, sourceChannels: wav.channels.length, gain, clampedSamples });
+      clips.push({ path: file, samples: mono, sourceSampleRate: audio.sourceSampleRate, sourceChannels: audio.sourceChannels, gain, clampedSamples });
     }
     return new AudioDataset(sampleRate, clips, skipped);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@vqkit/core';
-import { MCD_DB_FACTOR, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, siSnr } from './metrics.js';
+import { MCD_DB_FACTOR, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, reconstructionMetrics, siSnr } from './metrics.js';
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -111,5 +111,17 @@ describe('mel-cepstral distortion', () => {
     expect(values[0]!).toBeGreaterThan(0);
     expect(values[1]!).toBeGreaterThan(values[0]!);
     expect(values[2]!).toBeGreaterThan(values[1]!);
+  });
+});
+
+describe('reconstructionMetrics', () => {
+  it('bundles the three metrics with 32 ms frames', () => {
+    const s = speechLike(8000).map((v, i) => v + 0.01 * noise(8000, 12)[i]!);
+    const n = orthogonalNoise(s, 15, 13);
+    const est = Float32Array.from(s, (v, i) => v + n[i]!);
+    const m = reconstructionMetrics(est, s, 16000);
+    expect(m.siSnrDb).toBeCloseTo(15, 1);
+    expect(m.logSpectralDistanceDb).toBeCloseTo(logSpectralDistance(est, s, { nFft: 512 }), 9);
+    expect(m.melCepstralDistortionDb).toBeCloseTo(melCepstralDistortion(est, s, { sampleRate: 16000, nFft: 512 }), 9);
   });
 });

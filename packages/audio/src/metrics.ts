@@ -147,3 +147,26 @@ export function melCepstralDistortion(estimate: Float32Array, reference: Float32
   const opts = { sampleRate, nFft, hopLength, nMels, nMfcc: order + 1, floor };
   return mcdFromCepstra(mfcc(estimate, opts), mfcc(reference, opts), order);
 }
+
+/** The three reconstruction metrics for one clip. */
+export interface ReconstructionMetrics {
+  /** Scale-invariant SNR, dB (higher is better). */
+  siSnrDb: number;
+  /** Log-spectral distance, dB (lower is better). */
+  logSpectralDistanceDb: number;
+  /** Mel-cepstral distortion, dB (lower is better). */
+  melCepstralDistortionDb: number;
+}
+
+/**
+ * SI-SNR, LSD and MCD of a reconstruction against its input, with the
+ * defaults above (nFft = the power of two nearest 32 ms, hop nFft/4).
+ */
+export function reconstructionMetrics(estimate: Float32Array, reference: Float32Array, sampleRate: number): ReconstructionMetrics {
+  const nFft = 2 ** Math.round(Math.log2(0.032 * sampleRate));
+  return {
+    siSnrDb: siSnr(estimate, reference),
+    logSpectralDistanceDb: logSpectralDistance(estimate, reference, { nFft }),
+    melCepstralDistortionDb: melCepstralDistortion(estimate, reference, { sampleRate, nFft }),
+  };
+}

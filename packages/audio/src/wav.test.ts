@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileFormatError } from '@vqkit/core';
 import { describe, expect, it } from 'vitest';
-import { decodeWav, encodeWav, readWav, toMono, writeWav } from './wav.js';
+import { decodeWav, encodeWav, readWav, readWavMono, toMono, writeWav } from './wav.js';
 import { fsddDir } from './test-data.js';
 
 interface RawWavSpec {
@@ -212,5 +212,20 @@ describe('errors', () => {
   it('reports missing files as FileFormatError with the path', async () => {
     await expect(readWav('/nonexistent/x.wav')).rejects.toThrow(FileFormatError);
     await expect(readWav('/nonexistent/x.wav')).rejects.toThrow(/\/nonexistent\/x\.wav/);
+  });
+});
+
+describe('readWavMono', () => {
+  it('downmixes and resamples to the requested rate', async () => {
+    const n = 4410;
+    const left = Float32Array.from({ length: n }, (_, i) => 0.4 * Math.sin((2 * Math.PI * 500 * i) / 44100));
+    const right = left.map((v) => -v * 0.5);
+    const audio = await readWavMono(encodeWav([left, right], { sampleRate: 44100, format: 'float32' }), 8000);
+    expect(audio.sourceSampleRate).toBe(44100);
+    expect(audio.sourceChannels).toBe(2);
+    expect(audio.samples.length).toBe(800);
+    // Mono = 0.25 · sine; check an interior sample against the analytic value.
+    expect(audio.samples[401]!).toBeCloseTo(0.1 * Math.sin((2 * Math.PI * 500 * 401) / 8000), 3);
+    expect(Math.abs(audio.samples[401]!)).toBeGreaterThan(0.03);
   });
 });

@@ -21,6 +21,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { FileFormatError, InvalidArgumentError } from '@vqkit/core';
 import * as nodeWav from 'node-wav';
+import { resample } from './resample.js';
 
 /** Sample encodings readWav understands. */
 export type WavSampleFormat = 'pcm8' | 'pcm16' | 'pcm24' | 'pcm32' | 'float32' | 'float64';
@@ -308,4 +309,31 @@ export function toMono(channels: readonly Float32Array[]): Float32Array {
     mono[i] = sum * scale;
   }
   return mono;
+}
+
+/** A file read as one channel at a chosen rate. */
+export interface MonoAudio {
+  /** Mono samples at `sampleRate`. */
+  readonly samples: Float32Array;
+  /** The requested rate (Hz). */
+  readonly sampleRate: number;
+  /** The file's own rate (Hz). */
+  readonly sourceSampleRate: number;
+  /** The file's channel count before downmixing. */
+  readonly sourceChannels: number;
+}
+
+/**
+ * Reads a WAV file, downmixes it to mono and resamples it (band-limited) to
+ * `sampleRate`. Samples are not clamped: resampling a clipped recording can
+ * overshoot ±1 slightly, and whether to clamp is the caller's policy.
+ */
+export async function readWavMono(source: string | Uint8Array, sampleRate: number): Promise<MonoAudio> {
+  const wav = await readWav(source);
+  return {
+    samples: resample(toMono(wav.channels), wav.sampleRate, sampleRate),
+    sampleRate,
+    sourceSampleRate: wav.sampleRate,
+    sourceChannels: wav.channels.length,
+  };
 }
