@@ -120,6 +120,7 @@ export function writeContainer(header: ContainerHeaderInit, segments: readonly C
   if (fingerprint !== undefined && fingerprint.length !== MODEL_FINGERPRINT_BYTES) {
     throw new InvalidArgumentError(`model fingerprint must be ${MODEL_FINGERPRINT_BYTES} bytes, got ${fingerprint.length}`);
   }
+  if (fingerprint !== undefined && !LEARNED_KINDS.has(spec.kind)) throw new InvalidArgumentError(`a '${spec.kind}' entropy model has no parameters and must not carry a fingerprint`);
   const tokenizerId = tokenizerIdToBytes(header.tokenizerId);
   const sizes = header.codebookSizes;
   if (sizes.length < 1 || sizes.length > limits.maxLevels) throw new ContainerLimitError(`level count ${sizes.length} outside [1, ${limits.maxLevels}]`);
