@@ -10,6 +10,8 @@
 //   --profile          also print the top kernels of one vqkit-cpu training step
 //                      and the GEMM calls it makes (shape, time, GFLOP/s)
 //   --quick            fewer repetitions, smaller step counts
+//   --check N          first train N steps (batch 8) from the same initial weights
+//                      on tfjs cpu and on vqkit-cpu and print both loss curves
 // Prints one table and writes bench/results/engine-<timestamp>.json.
 // Timings are best-of-N: the machine is shared and noisy.
 import fs from 'node:fs';
@@ -26,7 +28,7 @@ const tf = createRequire(path.join(here, '../packages/core/package.json'))('@ten
 
 // ---------------------------------------------------------------- arguments
 function parseArgs(argv) {
-  const opts = { threads: undefined, backends: ['vqkit-cpu', 'cpu'], steps: 20, cpuSteps: 1, data: undefined, profile: false, quick: false };
+  const opts = { check: 0, threads: undefined, backends: ['vqkit-cpu', 'cpu'], steps: 20, cpuSteps: 1, data: undefined, profile: false, quick: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -45,6 +47,7 @@ function parseArgs(argv) {
     else if (arg === '--cpu-steps') opts.cpuSteps = int();
     else if (arg === '--data') opts.data = value();
     else if (arg === '--profile') opts.profile = true;
+    else if (arg === '--check') opts.check = int();
     else if (arg === '--quick') opts.quick = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 14).join('\n'));
@@ -78,13 +81,13 @@ function loadImages() {
 }
 const images = loadImages();
 let cursor = 0;
-function nextBatch() {
-  const batch = new Float32Array(BATCH * 784);
-  for (let i = 0; i < BATCH; i++) {
+function nextBatch(size = BATCH) {
+  const batch = new Float32Array(size * 784);
+  for (let i = 0; i < size; i++) {
     const idx = (cursor++ * 7919) % images.count;
     batch.set(images.pixels.subarray(idx * 784, idx * 784 + 784), i * 784);
   }
-  return tf.tensor4d(batch, [BATCH, 28, 28, 1]);
+  return tf.tensor4d(batch, [size, 28, 28, 1]);
 }
 
 // ---------------------------------------------------------------- reference VQ-VAE (benchmark fixture)
@@ -230,8 +233,12 @@ function vqvaeRates(steps, inferenceBatches, warmup) {
   for (let i = 0; i < warmup; i++) model.trainStep(batches[i % batches.length]);
   const tensorsBefore = tf.memory().numTensors;
   let loss = NaN;
+  let firstLoss = NaN;
   const t0 = now();
-  for (let i = 0; i < steps; i++) loss = model.trainStep(batches[i % batches.length]);
+  for (let i = 0; i < steps; i++) {
+    loss = model.trainStep(batches[i % batches.length]);
+    if (i === 0) firstLoss = loss;
+  }
   const trainSeconds = now() - t0;
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (warmup === 0) model.infer(batches[0]);
@@ -243,6 +250,7 @@ function vqvaeRates(steps, inferenceBatches, warmup) {
   return {
     trainImagesPerSecond: (steps * BATCH) / trainSeconds,
     inferImagesPerSecond: (inferenceBatches * BATCH) / inferSeconds,
+    firstLoss,
     lastLoss: loss,
     leakedTensorsPerRun: leaked,
   };
@@ -295,6 +303,27 @@ function profileStep() {
     });
 }
 
+/** Loss curves of the same model/data on two backends (a model-level parity check). */
+async function checkParity(steps) {
+  const curves = {};
+  for (const backend of ['cpu', 'vqkit-cpu']) {
+    await initEngine({ backend, threads: opts.threads });
+    cursor = 0;
+    const model = createReferenceVqVae();
+    curves[backend] = [];
+    for (let i = 0; i < steps; i++) {
+      const x = nextBatch(8);
+      curves[backend].push(model.trainStep(x));
+      x.dispose();
+    }
+    model.dispose();
+  }
+  const worst = Math.max(...curves.cpu.map((v, i) => Math.abs(v - curves['vqkit-cpu'][i]) / Math.max(Math.abs(v), 1e-12)));
+  console.log(`loss curves, batch 8 (max relative difference ${worst.toExponential(2)}):`);
+  for (const [backend, curve] of Object.entries(curves)) console.log(`  ${backend.padEnd(10)} ${curve.map((v) => v.toFixed(5)).join(' ')}`);
+  return { curves, maxRelativeDifference: worst };
+}
+
 // ---------------------------------------------------------------- run
 const repeats = opts.quick ? 2 : 4;
 const rows = [];
@@ -304,6 +333,7 @@ const row = (backend, metric, value, unit, note = '') => {
   process.stderr.write(`  ${backend} ${metric}: ${value.toFixed(2)} ${unit}\n`);
 };
 
+if (opts.check > 0) results.check = await checkParity(opts.check);
 for (const backend of opts.backends) {
   let info;
   try {
@@ -324,7 +354,7 @@ for (const backend of opts.backends) {
   const steps = slow ? opts.cpuSteps : opts.steps;
   if (steps > 0) {
     const r = vqvaeRates(steps, slow ? 1 : Math.max(4, steps), slow ? 0 : 2);
-    row(label, 'VQ-VAE train', r.trainImagesPerSecond, 'images/s', `${steps} steps of ${BATCH}, loss ${r.lastLoss.toFixed(4)}, tensor delta ${r.leakedTensorsPerRun}`);
+    row(label, 'VQ-VAE train', r.trainImagesPerSecond, 'images/s', `${steps} steps of ${BATCH}, loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}, tensor delta ${r.leakedTensorsPerRun}`);
     row(label, 'VQ-VAE inference', r.inferImagesPerSecond, 'images/s', `batches of ${BATCH}`);
   }
   if (opts.profile && backend === 'vqkit-cpu') {
