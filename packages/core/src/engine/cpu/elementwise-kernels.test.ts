@@ -88,6 +88,19 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([3], 'int32')))).toThrow(/not in \[0, 2\]/);
   });
 
+  it('Transpose matches tfjs cpu (identity, matrix, and delegated permutations)', async () => {
+    const random = seededRandom(25);
+    const m = randomArray(random, 37 * 45);
+    const t = randomArray(random, 2 * 3 * 4);
+    const fn = () => [
+      tf.transpose(tf.tensor2d(m, [37, 45])),
+      tf.transpose(tf.tensor2d(m, [37, 45]), [0, 1]),
+      tf.transpose(tf.tensor3d(t, [2, 3, 4]), [2, 0, 1]),
+    ];
+    const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
+    expect(err).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('Sum matches tfjs cpu over leading, trailing, all and interior axes, with keepDims', async () => {
     const random = seededRandom(22);
     const x = randomArray(random, 3 * 4 * 5 * 6);

@@ -34,6 +34,24 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
       case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; return;
     }
   }
+  if (an === n && bn === 1) {
+    const v = b[0]!;
+    switch (op) {
+      case 'add': for (let i = 0; i < n; i++) out[i] = a[i]! + v; return;
+      case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - v; return;
+      case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * v; return;
+      case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / v; return;
+    }
+  }
+  if (bn === n && an === 1) {
+    const v = a[0]!;
+    switch (op) {
+      case 'add': for (let i = 0; i < n; i++) out[i] = v + b[i]!; return;
+      case 'sub': for (let i = 0; i < n; i++) out[i] = v - b[i]!; return;
+      case 'mul': for (let i = 0; i < n; i++) out[i] = v * b[i]!; return;
+      case 'div': for (let i = 0; i < n; i++) out[i] = v / b[i]!; return;
+    }
+  }
   if (an === n) {
     // b repeats along the trailing axes.
     for (let base = 0; base < n; base += bn) {
@@ -154,5 +172,38 @@ export function createStepKernel(original: KernelFunc): KernelFunc {
       out[i] = v > 0 ? 1 : v !== v ? NaN : alpha;
     }
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
+  });
+}
+
+/**
+ * `Transpose` of float32 for the identity permutation (a copy: the gather
+ * gradient issues one) and for swapping the two axes of a matrix (cache
+ * blocked); other permutations go to the original kernel.
+ */
+export function createTransposeKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const perm = attrs!.perm as number[];
+    if (x.dtype !== 'float32') return callKernel(original, args);
+    const xs = float32Values(backend, x);
+    const outShape = perm.map((p) => x.shape[p]!);
+    if (perm.every((p, i) => p === i)) {
+      const out = allocOutput(backend, xs.length);
+      out.set(xs);
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    }
+    if (perm.length !== 2) return callKernel(original, args);
+    const [rows, cols] = x.shape as [number, number];
+    const out = allocOutput(backend, xs.length);
+    const block = 32;
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      const r1 = Math.min(r0 + block, rows);
+      for (let c0 = 0; c0 < cols; c0 += block) {
+        const c1 = Math.min(c0 + block, cols);
+        for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = xs[r * cols + c]!;
+      }
+    }
+    return backend.makeTensorInfo(outShape, 'float32', out);
   });
 }

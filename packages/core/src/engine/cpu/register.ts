@@ -18,7 +18,7 @@ import {
   createConv2DBackpropInput,
   createFusedConv2D,
 } from './conv-kernels.js';
-import { createBinaryKernel, createReluKernel, createStepKernel } from './elementwise-kernels.js';
+import { createBinaryKernel, createReluKernel, createStepKernel, createTransposeKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createGatherKernel, createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
@@ -53,6 +53,7 @@ export const VQKIT_CPU_KERNELS = [
   'Sum',
   'UnsortedSegmentSum',
   'GatherV2',
+  'Transpose',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -75,6 +76,7 @@ function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: stri
     ['Sum', createSumKernel(original('Sum'))],
     ['UnsortedSegmentSum', createUnsortedSegmentSumKernel(original('UnsortedSegmentSum'))],
     ['GatherV2', createGatherKernel(original('GatherV2'))],
+    ['Transpose', createTransposeKernel(original('Transpose'))],
   ]);
 }
 
