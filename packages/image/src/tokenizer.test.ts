@@ -75,6 +75,7 @@ describe('ImageTokenizer', () => {
     fs.writeFileSync(file, png);
     const [fromRaw, fromPng, fromFile, fromSharp, other] = await tok.encode([raw, png, file, sharp(png), gradient(8, 8, 3)]);
     expect(fromRaw!.shape).toEqual([4, 5]); // ceil(13/4) × ceil(18/4)
+    expect(tok.codeShape(13, 18)).toEqual([4, 5]);
     expect([fromRaw!.height, fromRaw!.width]).toEqual([13, 18]);
     for (const e of [fromPng, fromFile, fromSharp]) expect(Array.from(e!.codes)).toEqual(Array.from(fromRaw!.codes));
     expect(other!.shape).toEqual([2, 2]);
@@ -101,6 +102,8 @@ describe('ImageTokenizer', () => {
     const tok = tinyTokenizer(1, { type: 'rvq', codebookSize: 8, levels: 2, kmeansInit: false });
     const enc = await tok.encode(gradient(8, 8, 1));
     expect(enc.shape).toEqual([2, 2, 2]);
+    expect(tok.codeShape(8, 8)).toEqual([2, 2, 2]);
+    expect(tok.codebookSizes).toEqual([8, 8]);
     expect(tok.decode(enc).data.length).toBe(64);
     tok.dispose();
   });

@@ -139,6 +139,18 @@ export class ImageTokenizer {
     return this.model.factor;
   }
 
+  /** Codebook size per level (one entry unless the quantizer is residual). */
+  get codebookSizes(): readonly number[] {
+    return this.model.quantizer.codebookSizes;
+  }
+
+  /** Code grid shape for an image of height×width: [ceil(H/f), ceil(W/f)] (+ [levels] for multi-level quantizers). */
+  codeShape(height: number, width: number): number[] {
+    const grid = this.model.latentSize(height, width);
+    const levels = this.codebookSizes.length;
+    return levels > 1 ? [...grid, levels] : grid;
+  }
+
   private async loadInput(input: ImageInput): Promise<ImageF32> {
     const { channels, resize, height, width } = this.config.preprocessing;
     if (resize === 'none') return loadImage(input, { channels });

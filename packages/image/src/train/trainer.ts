@@ -92,7 +92,7 @@ export interface TrainingProgress {
   psnr: number;
   /** Perplexity of this batch's codes. */
   perplexity: number;
-  /** Fraction of the (first-level) codebook used so far in this epoch. */
+  /** Fraction of the (first-level) codebook used by the training batches of the last 50 steps. */
   usage: number;
   learningRate: number;
   /** Smoothed training throughput. */
@@ -154,6 +154,8 @@ export interface TrainImageTokenizerResult {
 
 /** Steps averaged into one point of the loss history. */
 const LOSS_WINDOW = 10;
+/** Steps over which the progress `usage` counts codes as used. */
+const USAGE_WINDOW = 50;
 const TRAINER_STATE_FORMAT = 'vqkit.image-trainer';
 
 function positiveInt(name: string, value: number): number {
@@ -320,13 +322,16 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
     };
 
     let window: LossPoint[] = [];
+    // Step at which each first-level code was last used (-∞: never), for a windowed usage figure.
+    const codebookSize = model.quantizer.codebookSizes[0]!;
+    const levels = model.quantizer.codebookSizes.length;
+    const lastSeen = new Float64Array(codebookSize).fill(-Infinity);
     let imagesPerSecond = 0;
     let lastTime = performance.now();
     let aborted = false;
     while (state.step < totalSteps && !aborted) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
       let skip = state.step % stepsPerEpoch;
-      if (skip === 0) model.quantizer.resetUsage();
       for await (const batch of train.batches({ batchSize, epoch, dropLast })) {
         if (skip > 0) {
           skip--;
@@ -348,7 +353,9 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
         )!;
         model.quantizer.afterStep();
         const [recon, perplexity, codes] = kept as [tf.Scalar, tf.Scalar, tf.Tensor];
-        model.quantizer.trackUsage(codes);
+        const codeData = (await codes.data()) as Int32Array;
+        // Multi-level codes interleave levels last: every `levels`-th entry is a first-level code.
+        for (let i = 0; i < codeData.length; i += levels) lastSeen[codeData[i]!] = state.step;
         const loss = (await cost.data())[0]!;
         const reconLoss = (await recon.data())[0]!;
         const batchPerplexity = (await perplexity.data())[0]!;
@@ -365,6 +372,8 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
           state.lossHistory.push({ step: state.step, loss: mean('loss'), reconLoss: mean('reconLoss') });
           window = [];
         }
+        let recentlyUsed = 0;
+        for (const seen of lastSeen) if (state.step - seen < USAGE_WINDOW) recentlyUsed++;
         options.onProgress?.({
           step: state.step,
           totalSteps,
@@ -373,7 +382,7 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
           reconLoss,
           psnr: 10 * Math.log10(1 / Math.max(reconLoss, 1e-10)),
           perplexity: batchPerplexity,
-          usage: model.quantizer.usage().usedFraction[0] ?? 0,
+          usage: recentlyUsed / codebookSize,
           learningRate: lr,
           imagesPerSecond,
           etaSeconds: ((totalSteps - state.step) * batchSize) / Math.max(imagesPerSecond, 1e-9),
