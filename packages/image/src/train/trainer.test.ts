@@ -141,6 +141,29 @@ describe('trainImageTokenizer', () => {
     }
   });
 
+  it.each([
+    [{ type: 'rvq', codebookSize: 8, levels: 2, kmeansInit: false }],
+    [{ type: 'fsq', levels: [5, 4, 3] }],
+  ] as const)('trains with %o and reports its usage', async (quantizer) => {
+    const dataset = await squares(16);
+    const dir = tempDir();
+    const progress: TrainingProgress[] = [];
+    const result = await trainImageTokenizer({
+      dataset,
+      outputDir: dir,
+      config: { ...tiny, quantizer: JSON.parse(JSON.stringify(quantizer)) },
+      steps: 3,
+      batchSize: 4,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(result.step).toBe(3);
+    expect(result.validation!.usedFraction.length).toBe(quantizer.type === 'rvq' ? 2 : 1);
+    expect(progress.at(-1)!.usage).toBeGreaterThan(0);
+    const tok = await ImageTokenizer.load(dir);
+    expect((await tok.encode({ data: new Uint8Array(64), width: 8, height: 8, channels: 1 })).shape).toEqual(quantizer.type === 'rvq' ? [4, 4, 2] : [4, 4]);
+    tok.dispose();
+  });
+
   it('rejects a resume with a different config or batch size, and bad options', async () => {
     const dataset = await squares(16);
     const dir = tempDir();
