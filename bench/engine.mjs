@@ -232,6 +232,8 @@ function vqvaeRates(steps, inferenceBatches, warmup) {
   const batches = Array.from({ length: Math.max(1, Math.min(steps, 8)) }, nextBatch);
   for (let i = 0; i < warmup; i++) model.trainStep(batches[i % batches.length]);
   const tensorsBefore = tf.memory().numTensors;
+  const pool = tf.backend().pool;
+  const poolBefore = pool ? { ...pool.stats } : undefined;
   let loss = NaN;
   let firstLoss = NaN;
   const t0 = now();
@@ -240,6 +242,7 @@ function vqvaeRates(steps, inferenceBatches, warmup) {
     if (i === 0) firstLoss = loss;
   }
   const trainSeconds = now() - t0;
+  const poolDelta = poolBefore ? Object.fromEntries(Object.entries(pool.stats).map(([k, v]) => [k, v - poolBefore[k]])) : undefined;
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (warmup === 0) model.infer(batches[0]);
   const t1 = now();
@@ -253,6 +256,7 @@ function vqvaeRates(steps, inferenceBatches, warmup) {
     firstLoss,
     lastLoss: loss,
     leakedTensorsPerRun: leaked,
+    poolDelta,
   };
 }
 
@@ -354,6 +358,7 @@ for (const backend of opts.backends) {
   const steps = slow ? opts.cpuSteps : opts.steps;
   if (steps > 0) {
     const r = vqvaeRates(steps, slow ? 1 : Math.max(4, steps), slow ? 0 : 2);
+    if (r.poolDelta) results.poolDuringTraining = r.poolDelta;
     row(label, 'VQ-VAE train', r.trainImagesPerSecond, 'images/s', `${steps} steps of ${BATCH}, loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}, tensor delta ${r.leakedTensorsPerRun}`);
     row(label, 'VQ-VAE inference', r.inferImagesPerSecond, 'images/s', `batches of ${BATCH}`);
   }

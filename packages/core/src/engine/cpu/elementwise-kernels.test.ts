@@ -10,7 +10,7 @@ const TOLERANCE = 1e-4;
 const size = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
 
 describe.each(backends)('element-wise and reduction kernels on $name', ({ name }) => {
-  it('Add/Sub/Mul/Div match tfjs cpu for same-shape, scalar, bias and general broadcasts', async () => {
+  it('Add/Sub/Mul/Div/SquaredDifference match tfjs cpu for same-shape, scalar, bias and general broadcasts', async () => {
     const random = seededRandom(21);
     const pairs: [number[], number[]][] = [
       [[4, 5, 6], [4, 5, 6]],
@@ -34,7 +34,7 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
       const fn = () => {
         const ta = tf.tensor(a, aShape);
         const tb = tf.tensor(b, bShape);
-        return [tf.add(ta, tb), tf.sub(ta, tb), tf.mul(ta, tb), tf.div(ta, tb)];
+        return [tf.add(ta, tb), tf.sub(ta, tb), tf.mul(ta, tb), tf.div(ta, tb), tf.squaredDifference(ta, tb)];
       };
       const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
       expect(err, `${aShape} op ${bShape}`).toBeLessThanOrEqual(TOLERANCE);
@@ -47,6 +47,15 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     expect(r.dtype).toBe('int32');
     expect(Array.from(r.dataSync())).toEqual([3, 4, 5]);
     r.dispose();
+  });
+
+  it('Square and Sqrt match tfjs cpu (NaN for negative square roots on both)', async () => {
+    const x = randomArray(seededRandom(26), 1000).map((v) => v * 3 + 1);
+    const fn = () => [tf.square(tf.tensor1d(x)), tf.sqrt(tf.tensor1d(x))];
+    const ours = await runOnBackend(name, fn);
+    const reference = await runOnBackend('cpu', fn);
+    expect(Array.from(ours.values[0]!)).toEqual(Array.from(reference.values[0]!));
+    expect(Array.from(ours.values[1]!)).toEqual(Array.from(reference.values[1]!));
   });
 
   it('Relu, Step and the ReLU gradient match tfjs cpu, including NaN', async () => {

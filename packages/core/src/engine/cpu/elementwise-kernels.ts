@@ -9,7 +9,7 @@
 import { broadcast_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'sqdiff';
 
 /** True when `shape`, without its leading 1s, is a suffix of `outShape` (so it repeats every `size` elements). */
 function isTrailingOf(shape: readonly number[], outShape: readonly number[]): boolean {
@@ -32,6 +32,7 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
       case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!; return;
       case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; return;
       case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; return;
+      case 'sqdiff': for (let i = 0; i < n; i++) { const d = a[i]! - b[i]!; out[i] = d * d; } return;
     }
   }
   if (an === n && bn === 1) {
@@ -41,6 +42,7 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
       case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - v; return;
       case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * v; return;
       case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / v; return;
+      case 'sqdiff': for (let i = 0; i < n; i++) { const d = a[i]! - v; out[i] = d * d; } return;
     }
   }
   if (bn === n && an === 1) {
@@ -50,6 +52,7 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
       case 'sub': for (let i = 0; i < n; i++) out[i] = v - b[i]!; return;
       case 'mul': for (let i = 0; i < n; i++) out[i] = v * b[i]!; return;
       case 'div': for (let i = 0; i < n; i++) out[i] = v / b[i]!; return;
+      case 'sqdiff': for (let i = 0; i < n; i++) { const d = v - b[i]!; out[i] = d * d; } return;
     }
   }
   if (an === n) {
@@ -60,6 +63,7 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
         case 'sub': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! - b[j]!; break;
         case 'mul': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! * b[j]!; break;
         case 'div': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! / b[j]!; break;
+        case 'sqdiff': for (let j = 0; j < bn; j++) { const d = a[base + j]! - b[j]!; out[base + j] = d * d; } break;
       }
     }
     return;
@@ -70,6 +74,7 @@ function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float3
       case 'sub': for (let j = 0; j < an; j++) out[base + j] = a[j]! - b[base + j]!; break;
       case 'mul': for (let j = 0; j < an; j++) out[base + j] = a[j]! * b[base + j]!; break;
       case 'div': for (let j = 0; j < an; j++) out[base + j] = a[j]! / b[base + j]!; break;
+      case 'sqdiff': for (let j = 0; j < an; j++) { const d = a[j]! - b[base + j]!; out[base + j] = d * d; } break;
     }
   }
 }
@@ -106,6 +111,7 @@ function applyBroadcast(op: BinaryOp, a: Float32Array, aShape: readonly number[]
       case 'sub': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! - b[offB + j * ib]!; break;
       case 'mul': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! * b[offB + j * ib]!; break;
       case 'div': for (let j = 0; j < inner; j++) out[base + j] = a[offA + j * ia]! / b[offB + j * ib]!; break;
+      case 'sqdiff': for (let j = 0; j < inner; j++) { const d = a[offA + j * ia]! - b[offB + j * ib]!; out[base + j] = d * d; } break;
     }
     // Advance the odometer over the outer axes.
     for (let d = rank - 2; d >= 0; d--) {
@@ -154,6 +160,20 @@ export function createReluKernel(original: KernelFunc): KernelFunc {
     const xs = float32Values(backend, x);
     const out = allocOutput(backend, xs.length);
     for (let i = 0; i < xs.length; i++) out[i] = Math.max(0, xs[i]!);
+    return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
+  });
+}
+
+/** `Square` and `Sqrt` on float32 (Adam runs them on every variable each step). */
+export function createUnaryKernel(op: 'square' | 'sqrt', original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend } = args;
+    const x = inputs.x!;
+    if (x.dtype !== 'float32') return callKernel(original, args);
+    const xs = float32Values(backend, x);
+    const out = allocOutput(backend, xs.length);
+    if (op === 'square') for (let i = 0; i < xs.length; i++) out[i] = xs[i]! * xs[i]!;
+    else for (let i = 0; i < xs.length; i++) out[i] = Math.sqrt(xs[i]!);
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   });
 }

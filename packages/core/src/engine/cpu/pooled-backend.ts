@@ -39,6 +39,8 @@ export class Float32Pool {
   /** Idle arrays by length, oldest first. */
   private readonly idle = new Map<number, Float32Array[]>();
   private idleBytes = 0;
+  /** Counters for diagnostics: arrays handed out, of which newly allocated; arrays recycled and released. */
+  readonly stats = { taken: 0, allocated: 0, recycled: 0, released: 0 };
   /** Buffers of heap-allocated pooled arrays (for `sharesMemory` without an allocator `owns`). */
   private readonly heapBuffers = new WeakSet<ArrayBufferLike>();
 
@@ -50,12 +52,14 @@ export class Float32Pool {
   /** An array of `length` floats with unspecified contents. */
   take(length: number): Float32Array {
     if (length === 0) return new Float32Array(0);
+    this.stats.taken++;
     const list = this.idle.get(length);
     let array = list?.pop();
     if (array) {
       this.idleBytes -= length * 4;
     } else {
       try {
+        this.stats.allocated++;
         array = this.allocator.alloc(length);
       } catch {
         // The allocator's memory is exhausted: fall back to an unpooled heap array.
@@ -90,6 +94,7 @@ export class Float32Pool {
     if (!(values instanceof Float32Array) || !this.registered.has(values)) return;
     this.registered.delete(values);
     this.live.delete(values);
+    this.stats.recycled++;
     const list = this.idle.get(values.length);
     if (list) list.push(values);
     else this.idle.set(values.length, [values]);
@@ -102,6 +107,7 @@ export class Float32Pool {
     for (const [length, list] of this.idle) {
       while (list.length > 0 && this.idleBytes > targetBytes) {
         this.allocator.free(list.shift()!);
+        this.stats.released++;
         this.idleBytes -= length * 4;
       }
       if (list.length === 0) this.idle.delete(length);

@@ -18,7 +18,7 @@ import {
   createConv2DBackpropInput,
   createFusedConv2D,
 } from './conv-kernels.js';
-import { createBinaryKernel, createReluKernel, createStepKernel, createTransposeKernel } from './elementwise-kernels.js';
+import { createBinaryKernel, createReluKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createGatherKernel, createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
@@ -54,6 +54,9 @@ export const VQKIT_CPU_KERNELS = [
   'UnsortedSegmentSum',
   'GatherV2',
   'Transpose',
+  'SquaredDifference',
+  'Square',
+  'Sqrt',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -77,6 +80,9 @@ function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: stri
     ['UnsortedSegmentSum', createUnsortedSegmentSumKernel(original('UnsortedSegmentSum'))],
     ['GatherV2', createGatherKernel(original('GatherV2'))],
     ['Transpose', createTransposeKernel(original('Transpose'))],
+    ['SquaredDifference', createBinaryKernel('sqdiff', original('SquaredDifference'))],
+    ['Square', createUnaryKernel('square', original('Square'))],
+    ['Sqrt', createUnaryKernel('sqrt', original('Sqrt'))],
   ]);
 }
 
