@@ -40,6 +40,12 @@ const DESC_NC: usize = 68;
 const DESC_CHUNKS: usize = 72;
 /** Next unclaimed chunk: threads claim chunks with an atomic increment (the host zeroes it). */
 const DESC_NEXT_CHUNK: usize = 76;
+/** What the task is: TASK_GEMM, TASK_IM2COL or TASK_COL2IM. */
+const DESC_KIND: usize = 80;
+
+const TASK_GEMM: i32 = 0;
+const TASK_IM2COL: i32 = 1;
+const TASK_COL2IM: i32 = 2;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -314,7 +320,7 @@ function gemmBlocked(
  * descheduled (other processes share the cores) does not hold the others up.
  * Chunks never overlap in C, so no other synchronisation is needed.
  */
-export function gemmTask(desc: usize, t: i32): void {
+function gemmTask(desc: usize, t: i32): void {
   const m = load<i32>(desc, DESC_M);
   const n = load<i32>(desc, DESC_N);
   const k = load<i32>(desc, DESC_K);
@@ -381,10 +387,6 @@ export function scratchBytes(kc: i32, mc: i32, nc: i32): i32 {
   return (roundUp(mc, MR) * kc + roundUp(nc, NR) * kc + MR * NR) << 2;
 }
 
-/** Split modes, exported so the host reads them from the module rather than duplicating magic numbers. */
-export const splitBatch: i32 = SPLIT_BATCH;
-export const splitN: i32 = SPLIT_N;
-export const splitM: i32 = SPLIT_M;
 
 // ---------------------------------------------------------------------------
 // NHWC im2col / col2im for convolutions lowered to GEMM.
@@ -392,7 +394,7 @@ export const splitM: i32 = SPLIT_M;
 // The column matrix has one row per output pixel (batch, outRow, outCol) and
 // one column per filter tap in HWIO filter order (filterRow, filterCol,
 // inChannel), so an HWIO filter is directly the K×N right-hand GEMM operand.
-// The geometry is passed as 14 i32 words at `geom`:
+// The geometry is 14 i32 words:
 //   batch, inH, inW, inC, outH, outW, filterH, filterW,
 //   strideH, strideW, dilationH, dilationW, padTop, padLeft
 
@@ -426,82 +428,120 @@ export const splitM: i32 = SPLIT_M;
   return min(taps, (size - 1 - start) / dilation + 1);
 }
 
-/** Writes the column matrix of the NHWC image at `x` into `col` (fully overwritten, padding taps are zero). */
-export function im2col(x: usize, col: usize, geom: usize): void {
-  const batch = load<i32>(geom, 0), inH = load<i32>(geom, 4), inW = load<i32>(geom, 8), channels = load<i32>(geom, 12);
-  const outH = load<i32>(geom, 16), outW = load<i32>(geom, 20), filterH = load<i32>(geom, 24), filterW = load<i32>(geom, 28);
-  const strideH = load<i32>(geom, 32), strideW = load<i32>(geom, 36), dilationH = load<i32>(geom, 40), dilationW = load<i32>(geom, 44);
-  const padTop = load<i32>(geom, 48), padLeft = load<i32>(geom, 52);
-  const pixelBytes = <usize>channels << 2;
-  const tapRowBytes = <usize>filterW * pixelBytes;
-  const imageRowBytes = <usize>inW * pixelBytes;
-  let dst = col;
-  for (let b = 0; b < batch; b++) {
+/** The conv geometry words, read once per call. */
+@unmanaged class Geometry {
+  batch: i32; inH: i32; inW: i32; channels: i32; outH: i32; outW: i32; filterH: i32; filterW: i32;
+  strideH: i32; strideW: i32; dilationH: i32; dilationW: i32; padTop: i32; padLeft: i32;
+}
+
+/**
+ * Writes rows [(b, oy) = rowStart, rowEnd) of the column matrix of the NHWC
+ * image at `x` into `col` (padding taps are zero). Row pair index = b·outH + oy.
+ */
+function im2colRows(x: usize, col: usize, g: Geometry, rowStart: i32, rowEnd: i32): void {
+  const pixelBytes = <usize>g.channels << 2;
+  const tapRowBytes = <usize>g.filterW * pixelBytes;
+  const imageRowBytes = <usize>g.inW * pixelBytes;
+  const filterW = g.filterW, dilationW = g.dilationW, inW = g.inW, inH = g.inH;
+  let dst = col + <usize>rowStart * <usize>g.outW * <usize>g.filterH * tapRowBytes;
+  for (let pair = rowStart; pair < rowEnd; pair++) {
+    const b = pair / g.outH;
+    const oy = pair - b * g.outH;
     const image = x + <usize>b * <usize>inH * imageRowBytes;
-    for (let oy = 0; oy < outH; oy++) {
-      const iy0 = oy * strideH - padTop;
-      for (let ox = 0; ox < outW; ox++) {
-        const ix0 = ox * strideW - padLeft;
-        const fx0 = firstValidTap(ix0, dilationW, filterW);
-        const fx1 = max(fx0, endValidTap(ix0, dilationW, filterW, inW));
-        for (let fy = 0; fy < filterH; fy++) {
-          const iy = iy0 + fy * dilationH;
-          if (iy < 0 || iy >= inH || fx0 >= fx1) {
-            memory.fill(dst, 0, tapRowBytes);
-            dst += tapRowBytes;
-            continue;
-          }
-          if (fx0 > 0) memory.fill(dst, 0, <usize>fx0 * pixelBytes);
-          const srcRow = image + <usize>iy * imageRowBytes;
-          if (dilationW == 1) {
-            copyFloats(dst + <usize>fx0 * pixelBytes, srcRow + <usize>(ix0 + fx0) * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
-          } else {
-            for (let fx = fx0; fx < fx1; fx++) {
-              copyFloats(dst + <usize>fx * pixelBytes, srcRow + <usize>(ix0 + fx * dilationW) * pixelBytes, pixelBytes);
-            }
-          }
-          if (fx1 < filterW) memory.fill(dst + <usize>fx1 * pixelBytes, 0, <usize>(filterW - fx1) * pixelBytes);
+    const iy0 = oy * g.strideH - g.padTop;
+    for (let ox = 0; ox < g.outW; ox++) {
+      const ix0 = ox * g.strideW - g.padLeft;
+      const fx0 = firstValidTap(ix0, dilationW, filterW);
+      const fx1 = max(fx0, endValidTap(ix0, dilationW, filterW, inW));
+      for (let fy = 0; fy < g.filterH; fy++) {
+        const iy = iy0 + fy * g.dilationH;
+        if (iy < 0 || iy >= inH || fx0 >= fx1) {
+          memory.fill(dst, 0, tapRowBytes);
           dst += tapRowBytes;
+          continue;
         }
+        if (fx0 > 0) memory.fill(dst, 0, <usize>fx0 * pixelBytes);
+        const srcRow = image + <usize>iy * imageRowBytes;
+        if (dilationW == 1) {
+          copyFloats(dst + <usize>fx0 * pixelBytes, srcRow + <usize>(ix0 + fx0) * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
+        } else {
+          for (let fx = fx0; fx < fx1; fx++) {
+            copyFloats(dst + <usize>fx * pixelBytes, srcRow + <usize>(ix0 + fx * dilationW) * pixelBytes, pixelBytes);
+          }
+        }
+        if (fx1 < filterW) memory.fill(dst + <usize>fx1 * pixelBytes, 0, <usize>(filterW - fx1) * pixelBytes);
+        dst += tapRowBytes;
       }
     }
   }
 }
 
-/** Scatter-adds the column matrix `col` onto the NHWC image `dx` (zeroed first): the adjoint of im2col. */
-export function col2im(col: usize, dx: usize, geom: usize): void {
-  const batch = load<i32>(geom, 0), inH = load<i32>(geom, 4), inW = load<i32>(geom, 8), channels = load<i32>(geom, 12);
-  const outH = load<i32>(geom, 16), outW = load<i32>(geom, 20), filterH = load<i32>(geom, 24), filterW = load<i32>(geom, 28);
-  const strideH = load<i32>(geom, 32), strideW = load<i32>(geom, 36), dilationH = load<i32>(geom, 40), dilationW = load<i32>(geom, 44);
-  const padTop = load<i32>(geom, 48), padLeft = load<i32>(geom, 52);
-  const pixelBytes = <usize>channels << 2;
-  const tapRowBytes = <usize>filterW * pixelBytes;
-  const imageRowBytes = <usize>inW * pixelBytes;
-  memory.fill(dx, 0, <usize>batch * <usize>inH * imageRowBytes);
-  let src = col;
-  for (let b = 0; b < batch; b++) {
-    const image = dx + <usize>b * <usize>inH * imageRowBytes;
-    for (let oy = 0; oy < outH; oy++) {
-      const iy0 = oy * strideH - padTop;
-      for (let ox = 0; ox < outW; ox++) {
-        const ix0 = ox * strideW - padLeft;
+/**
+ * The adjoint of im2col for image rows [(b, iy) = rowStart, rowEnd) of `dx`:
+ * each row is zeroed and then gathers every column entry that was read from
+ * it. Working per destination row (instead of scattering per source row)
+ * keeps threads on disjoint parts of dx.
+ */
+function col2imRows(col: usize, dx: usize, g: Geometry, rowStart: i32, rowEnd: i32): void {
+  const pixelBytes = <usize>g.channels << 2;
+  const tapRowBytes = <usize>g.filterW * pixelBytes;
+  const colRowBytes = <usize>g.filterH * tapRowBytes;
+  const imageRowBytes = <usize>g.inW * pixelBytes;
+  const filterW = g.filterW, dilationW = g.dilationW, inW = g.inW;
+  for (let pair = rowStart; pair < rowEnd; pair++) {
+    const b = pair / g.inH;
+    const iy = pair - b * g.inH;
+    const dstRow = dx + <usize>pair * imageRowBytes;
+    memory.fill(dstRow, 0, imageRowBytes);
+    for (let fy = 0; fy < g.filterH; fy++) {
+      // Output row oy reads input row iy through filter row fy when oy·strideH − padTop + fy·dilationH = iy.
+      const t = iy + g.padTop - fy * g.dilationH;
+      if (t < 0 || t % g.strideH != 0) continue;
+      const oy = t / g.strideH;
+      if (oy >= g.outH) continue;
+      let src = col + (<usize>(b * g.outH + oy) * <usize>g.outW) * colRowBytes + <usize>fy * tapRowBytes;
+      for (let ox = 0; ox < g.outW; ox++) {
+        const ix0 = ox * g.strideW - g.padLeft;
         const fx0 = firstValidTap(ix0, dilationW, filterW);
         const fx1 = max(fx0, endValidTap(ix0, dilationW, filterW, inW));
-        for (let fy = 0; fy < filterH; fy++) {
-          const iy = iy0 + fy * dilationH;
-          if (iy >= 0 && iy < inH && fx0 < fx1) {
-            const dstRow = image + <usize>iy * imageRowBytes;
-            if (dilationW == 1) {
-              addFloats(dstRow + <usize>(ix0 + fx0) * pixelBytes, src + <usize>fx0 * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
-            } else {
-              for (let fx = fx0; fx < fx1; fx++) {
-                addFloats(dstRow + <usize>(ix0 + fx * dilationW) * pixelBytes, src + <usize>fx * pixelBytes, pixelBytes);
-              }
-            }
+        if (dilationW == 1) {
+          addFloats(dstRow + <usize>(ix0 + fx0) * pixelBytes, src + <usize>fx0 * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
+        } else {
+          for (let fx = fx0; fx < fx1; fx++) {
+            addFloats(dstRow + <usize>(ix0 + fx * dilationW) * pixelBytes, src + <usize>fx * pixelBytes, pixelBytes);
           }
-          src += tapRowBytes;
         }
+        src += colRowBytes;
       }
     }
   }
+}
+
+/**
+ * Thread `t`'s part of an im2col (`kind` 1) or col2im (`kind` 2) task: claims
+ * chunks of (batch, row) pairs — output rows for im2col, input rows for
+ * col2im — so every thread writes a disjoint part of the destination.
+ * Descriptor words used: A = source, B = destination, C = geometry pointer.
+ */
+function convTask(desc: usize, kind: i32): void {
+  const source = <usize>load<u32>(desc, DESC_A);
+  const destination = <usize>load<u32>(desc, DESC_B);
+  const g = changetype<Geometry>(<usize>load<u32>(desc, DESC_C));
+  const chunks = load<i32>(desc, DESC_CHUNKS);
+  const rows = kind == TASK_IM2COL ? g.batch * g.outH : g.batch * g.inH;
+  for (;;) {
+    const chunk = atomic.add<i32>(desc + DESC_NEXT_CHUNK, 1);
+    if (chunk >= chunks) break;
+    const start = chunkStart(rows, 1, chunk, chunks);
+    const end = chunkStart(rows, 1, chunk + 1, chunks);
+    if (kind == TASK_IM2COL) im2colRows(source, destination, g, start, end);
+    else col2imRows(source, destination, g, start, end);
+  }
+}
+
+/** Entry point of every thread: dispatches on the descriptor's task kind. */
+export function runTask(desc: usize, t: i32): void {
+  const kind = load<i32>(desc, DESC_KIND);
+  if (kind == TASK_GEMM) gemmTask(desc, t);
+  else convTask(desc, kind);
 }

@@ -119,11 +119,15 @@ const NR = 8;
 const SPLIT_BATCH = 0;
 const SPLIT_N = 1;
 const SPLIT_M = 2;
+const TASK_GEMM = 0;
+const TASK_IM2COL = 1;
+const TASK_COL2IM = 2;
+/** im2col/col2im moving fewer floats than this run on the calling thread alone. */
+const CONV_PARALLEL_FLOATS = 1 << 18;
 
 interface GemmExports {
-  gemmTask(desc: number, thread: number): void;
-  im2col(x: number, col: number, geometry: number): void;
-  col2im(col: number, dx: number, geometry: number): void;
+  /** Runs thread `thread`'s part of the task described at `desc`. */
+  runTask(desc: number, thread: number): void;
   scratchBytes(kc: number, mc: number, nc: number): number;
 }
 
@@ -291,16 +295,9 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[17] = this.blocking.nc;
     desc[18] = chunks;
     desc[19] = 0; // next chunk to claim
+    desc[20] = TASK_GEMM;
 
-    if (active === 1 || !this.pool) {
-      try {
-        this.kernel.gemmTask(DESC_OFFSET, 0);
-      } catch (err) {
-        throw new BackendError('the WebAssembly GEMM kernel failed', { cause: err });
-      }
-    } else {
-      this.pool.run(active, () => this.kernel.gemmTask(DESC_OFFSET, 0));
-    }
+    this.runTask(active);
 
     if (!ownC) {
       const result = this.arena.floats(ptrC, spanC);
@@ -325,7 +322,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: x, offset: 0, length: imageLength, copyIn: true },
       { array: col, offset: 0, length: colLength, copyIn: false },
     ]) as [number, number];
-    this.kernel.im2col(ptrX, ptrCol, GEOMETRY_OFFSET);
+    this.runConvTask(TASK_IM2COL, ptrX, ptrCol, colLength);
     if (!this.arena.owns(col)) col.set(this.arena.floats(ptrCol, colLength));
   }
 
@@ -339,8 +336,34 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: col, offset: 0, length: colLength, copyIn: true },
       { array: dx, offset: 0, length: imageLength, copyIn: false },
     ]) as [number, number];
-    this.kernel.col2im(ptrCol, ptrDx, GEOMETRY_OFFSET);
+    this.runConvTask(TASK_COL2IM, ptrCol, ptrDx, colLength);
     if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrDx, imageLength));
+  }
+
+  /** Runs an im2col/col2im task, on all threads when it is large enough to pay for waking them. */
+  private runConvTask(kind: number, source: number, destination: number, floats: number): void {
+    const active = this.pool && floats >= CONV_PARALLEL_FLOATS ? this.threads : 1;
+    const desc = this.desc;
+    desc[3] = source;
+    desc[4] = destination;
+    desc[5] = GEOMETRY_OFFSET;
+    desc[18] = active === 1 ? 1 : active * 4;
+    desc[19] = 0;
+    desc[20] = kind;
+    this.runTask(active);
+  }
+
+  /** Runs the task in the descriptor on `active` threads (the calling one included). */
+  private runTask(active: number): void {
+    if (active === 1 || !this.pool) {
+      try {
+        this.kernel.runTask(DESC_OFFSET, 0);
+      } catch (err) {
+        throw new BackendError('the WebAssembly GEMM kernel failed', { cause: err });
+      }
+    } else {
+      this.pool.run(active, () => this.kernel.runTask(DESC_OFFSET, 0));
+    }
   }
 
   private checkLength(array: Float32Array, needed: number, label: string): void {

@@ -130,6 +130,33 @@ describe('WebAssembly im2col / col2im', () => {
     for (let i = 0; i < expected.length; i++) expect(dx[i]).toBeCloseTo(expected[i]!, 5);
   });
 
+  it('splits large im2col/col2im tasks across threads with the same result', async () => {
+    const threaded = await createWasmGemmEngine({ threads: 2 });
+    try {
+      for (const spec of [
+        { batch: 2, h: 41, w: 40, c: 16, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1, top: 1, left: 1, bottom: 1, right: 1 },
+        { batch: 1, h: 64, w: 48, c: 24, fh: 4, fw: 3, sh: 2, sw: 1, dh: 1, dw: 2, top: 1, left: 2, bottom: 2, right: 2 },
+      ]) {
+        const g = geometry(spec);
+        const random = rng(spec.h);
+        const x = Float32Array.from({ length: spec.batch * spec.h * spec.w * spec.c }, () => random() * 2 - 1);
+        const expected = referenceIm2col(x, g);
+        expect(expected.length).toBeGreaterThan(1 << 18); // large enough for the threaded path
+        const col = new Float32Array(expected.length);
+        threaded.im2col(x, g, col);
+        expect(col).toEqual(expected);
+        const dx = new Float32Array(x.length);
+        threaded.col2im(col, g, dx);
+        const expectedDx = referenceCol2im(col, g);
+        let maxDiff = 0;
+        for (let i = 0; i < dx.length; i++) maxDiff = Math.max(maxDiff, Math.abs(dx[i]! - expectedDx[i]!));
+        expect(maxDiff).toBeLessThan(1e-5);
+      }
+    } finally {
+      threaded.dispose();
+    }
+  });
+
   it('rejects arrays too short and invalid geometry', () => {
     const g = geometry(GEOMETRIES[0]!);
     expect(() => engine.im2col(new Float32Array(24), g, new Float32Array(25 * 9))).toThrow(InvalidArgumentError);

@@ -1,5 +1,5 @@
 /**
- * A pool of worker threads that run shares of a GEMM task on the engine's
+ * A pool of worker threads that run shares of a task (GEMM, im2col, col2im) on the engine's
  * shared memory, driven synchronously from the main thread.
  *
  * Protocol (all through Atomics on a small Int32Array control block in the
@@ -36,7 +36,7 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { module, memory, ctrlOffset, descOffset, index, spin } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory } });
-const gemmTask = instance.exports.gemmTask;
+const runTask = instance.exports.runTask;
 const ctrl = new Int32Array(memory.buffer, ctrlOffset, ${CTRL_SLOTS});
 let seen = Atomics.load(ctrl, ${CTRL_GENERATION});
 parentPort.postMessage('ready');
@@ -51,7 +51,7 @@ for (;;) {
   if (Atomics.load(ctrl, ${CTRL_STOP}) !== 0) break;
   if (index < Atomics.load(ctrl, ${CTRL_ACTIVE})) {
     try {
-      gemmTask(descOffset, index);
+      runTask(descOffset, index);
     } catch (err) {
       Atomics.store(ctrl, ${CTRL_ERROR}, 1);
       parentPort.postMessage(String(err && err.stack || err));
