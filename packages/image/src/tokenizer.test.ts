@@ -7,7 +7,7 @@ import { FileFormatError, initEngine, InvalidArgumentError } from '@vqkit/core';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeImage, type RawImage } from './io.js';
-import { createImageTokenizerConfig } from './model/config.js';
+import { createImageTokenizerConfig, type ImageQuantizerConfig } from './model/config.js';
 import { ImageTokenizer } from './tokenizer.js';
 
 beforeAll(async () => {
@@ -24,7 +24,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function tinyTokenizer(channels: 1 | 3 = 3, quantizer: Parameters<typeof createImageTokenizerConfig>[0]['quantizer'] = { type: 'vq', codebookSize: 16, kmeansInit: false }) {
+function tinyTokenizer(channels: 1 | 3 = 3, quantizer: ImageQuantizerConfig = { type: 'vq', codebookSize: 16, kmeansInit: false }) {
   return ImageTokenizer.create(
     createImageTokenizerConfig({
       architecture: { downsampling: 4, hiddenChannels: 8, residualBlocks: 1, residualHiddenChannels: 4, codeDim: 4 },

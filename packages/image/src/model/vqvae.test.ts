@@ -113,7 +113,7 @@ describe('ImageVQVAE', () => {
       tf.dispose([out.reconstruction, out.codes, out.quantizerLoss, out.perplexity]);
       const codes = model.encode(x);
       tf.dispose([codes, model.decode(codes), model.reconstruct(x)]);
-      tf.dispose(model.losses(x, { training: true }));
+      tf.dispose(Object.values(model.losses(x, { training: true })));
       model.quantizer.afterStep();
     }
     expect(tf.memory().numTensors).toBe(before);
