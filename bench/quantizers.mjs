@@ -8,8 +8,12 @@
 //   --dim D          latent dimension (default 64)
 //   --k K            codebook size (default 512; RVQ uses 4 levels of K/2)
 //   --reps R         repetitions; the best is printed (default 3)
+//   --study          instead: codebook-usage study of the training aids (k-means
+//                    init, dead-code restart) on 4x4 Fashion-MNIST patches
+//                    (random data when the dataset is absent)
 // Timings are best-of-R: the machine is shared and noisy.
 import fs from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -19,7 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const tf = createRequire(path.join(here, '../packages/core/package.json'))('@tensorflow/tfjs');
 
 function parseArgs(argv) {
-  const opts = { backends: ['vqkit-cpu', 'cpu'], n: 4096, dim: 64, k: 512, reps: 3 };
+  const opts = { backends: ['vqkit-cpu', 'cpu'], n: 4096, dim: 64, k: 512, reps: 3, study: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -37,8 +41,9 @@ function parseArgs(argv) {
     else if (arg === '--dim') opts.dim = int();
     else if (arg === '--k') opts.k = int();
     else if (arg === '--reps') opts.reps = int();
+    else if (arg === '--study') opts.study = true;
     else if (arg === '--help' || arg === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).join('\n'));
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 14).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }
@@ -75,6 +80,64 @@ function measure(name, make, x) {
   });
   quantizer.dispose();
   return { name, init, inference, step };
+}
+
+/** 4x4 patches of the first `images` Fashion-MNIST training images as [count, 16] in [0, 1]. */
+function patches(images) {
+  const FASHION = process.env.VQKIT_FASHION ?? '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
+  const out = new Float32Array(images * 49 * 16);
+  if (!fs.existsSync(FASHION)) {
+    for (let i = 0; i < out.length; i++) out[i] = Math.random();
+    return { data: out, source: 'random' };
+  }
+  const raw = gunzipSync(fs.readFileSync(FASHION));
+  let p = 0;
+  for (let img = 0; img < images; img++) {
+    const base = 16 + img * 784;
+    for (let py = 0; py < 28; py += 4) for (let px = 0; px < 28; px += 4) for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) out[p++] = raw[base + (py + y) * 28 + px + x] / 255;
+  }
+  return { data: out, source: 'fashion-mnist' };
+}
+
+/** Online VQ on patches: how much of the codebook each training aid keeps alive. */
+async function study() {
+  const info = await initEngine({ backend: opts.backends[0] });
+  const { data, source } = patches(2000);
+  const count = data.length / 16;
+  const all = tf.tensor2d(data, [count, 16]);
+  const batch = 1024;
+  const steps = 300;
+  const configs = [
+    ['random init, no restart', { kmeansInit: false, restartThreshold: 0 }],
+    ['random init + restart', { kmeansInit: false }],
+    ['k-means init, no restart', { restartThreshold: 0 }],
+    ['k-means init + restart (default)', {}],
+  ];
+  console.log(`${source} 4x4 patches (${count} vectors), K=256, batch ${batch}, ${steps} EMA steps on ${info.description}`);
+  console.log(['config', 'used fraction', 'perplexity', 'patch MSE', 'restarts'].join('\t'));
+  for (const [name, extra] of configs) {
+    const vq = new VectorQuantizer({ codebookSize: 256, dim: 16, seed: 1, ...extra });
+    for (let step = 0; step < steps; step++) {
+      const start = (step * batch) % (count - batch);
+      tf.tidy(() => vq.forward(all.slice([start, 0], [batch, 16]), { training: true }));
+      vq.afterStep();
+    }
+    vq.resetUsage();
+    const mse = tf.tidy(() => {
+      const out = vq.forward(all);
+      vq.trackUsage(out.codes);
+      return tf.mean(tf.square(tf.sub(out.quantized, all))).dataSync()[0];
+    });
+    const usage = vq.usage();
+    console.log([name, usage.usedFraction[0].toFixed(3), usage.perplexity[0].toFixed(1), mse.toFixed(5), vq.restartCount].join('\t'));
+    vq.dispose();
+  }
+  all.dispose();
+}
+
+if (opts.study) {
+  await study();
+  process.exit(0);
 }
 
 const rows = [];

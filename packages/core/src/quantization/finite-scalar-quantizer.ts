@@ -93,6 +93,10 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
     this.usageTracker = new CodeUsageTracker(this.codebookSizes);
   }
 
+  /**
+   * Quantizes x [..., dim] → codes [...] (int32) and quantized [..., dim].
+   * FSQ has no training-time state, so `options` change nothing; the loss is 0.
+   */
   forward(x: tf.Tensor, _options: QuantizerForwardOptions = {}): QuantizerOutput {
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.dim) {
       throw new InvalidArgumentError(`FiniteScalarQuantizer expects input [..., ${this.dim}], got shape [${x.shape}]`);

@@ -214,6 +214,11 @@ export class VectorQuantizer extends Module implements Quantizer {
     return this.restarted;
   }
 
+  /**
+   * Quantizes x [..., dim] → codes [...] (int32) and quantized [..., dim]
+   * with straight-through gradients. `options.levels` does not apply to a
+   * single-level quantizer and is ignored.
+   */
   forward(x: tf.Tensor, options: QuantizerForwardOptions = {}): QuantizerOutput {
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.dim) {
       throw new InvalidArgumentError(`VectorQuantizer expects input [..., ${this.dim}], got shape [${x.shape}]`);
