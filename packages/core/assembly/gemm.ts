@@ -477,41 +477,42 @@ function im2colRows(x: usize, col: usize, g: Geometry, rowStart: i32, rowEnd: i3
 }
 
 /**
- * The adjoint of im2col for image rows [(b, iy) = rowStart, rowEnd) of `dx`:
- * each row is zeroed and then gathers every column entry that was read from
- * it. Working per destination row (instead of scattering per source row)
- * keeps threads on disjoint parts of dx.
+ * The adjoint of im2col for images [imageStart, imageEnd) of `dx`: zeroes
+ * them, then scatter-adds every column row onto the pixels it was read from.
+ * Scattering in column-row order streams `col` sequentially, which measured
+ * about 2× faster than gathering per destination row; threads therefore split
+ * the work by whole images, whose dx regions are disjoint.
  */
-function col2imRows(col: usize, dx: usize, g: Geometry, rowStart: i32, rowEnd: i32): void {
+function col2imImages(col: usize, dx: usize, g: Geometry, imageStart: i32, imageEnd: i32): void {
   const pixelBytes = <usize>g.channels << 2;
   const tapRowBytes = <usize>g.filterW * pixelBytes;
-  const colRowBytes = <usize>g.filterH * tapRowBytes;
   const imageRowBytes = <usize>g.inW * pixelBytes;
-  const filterW = g.filterW, dilationW = g.dilationW, inW = g.inW;
-  for (let pair = rowStart; pair < rowEnd; pair++) {
-    const b = pair / g.inH;
-    const iy = pair - b * g.inH;
-    const dstRow = dx + <usize>pair * imageRowBytes;
-    memory.fill(dstRow, 0, imageRowBytes);
-    for (let fy = 0; fy < g.filterH; fy++) {
-      // Output row oy reads input row iy through filter row fy when oy·strideH − padTop + fy·dilationH = iy.
-      const t = iy + g.padTop - fy * g.dilationH;
-      if (t < 0 || t % g.strideH != 0) continue;
-      const oy = t / g.strideH;
-      if (oy >= g.outH) continue;
-      let src = col + (<usize>(b * g.outH + oy) * <usize>g.outW) * colRowBytes + <usize>fy * tapRowBytes;
+  const imageBytes = <usize>g.inH * imageRowBytes;
+  const filterW = g.filterW, dilationW = g.dilationW, inW = g.inW, inH = g.inH;
+  memory.fill(dx + <usize>imageStart * imageBytes, 0, <usize>(imageEnd - imageStart) * imageBytes);
+  let src = col + <usize>imageStart * <usize>g.outH * <usize>g.outW * <usize>g.filterH * tapRowBytes;
+  for (let b = imageStart; b < imageEnd; b++) {
+    const image = dx + <usize>b * imageBytes;
+    for (let oy = 0; oy < g.outH; oy++) {
+      const iy0 = oy * g.strideH - g.padTop;
       for (let ox = 0; ox < g.outW; ox++) {
         const ix0 = ox * g.strideW - g.padLeft;
         const fx0 = firstValidTap(ix0, dilationW, filterW);
         const fx1 = max(fx0, endValidTap(ix0, dilationW, filterW, inW));
-        if (dilationW == 1) {
-          addFloats(dstRow + <usize>(ix0 + fx0) * pixelBytes, src + <usize>fx0 * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
-        } else {
-          for (let fx = fx0; fx < fx1; fx++) {
-            addFloats(dstRow + <usize>(ix0 + fx * dilationW) * pixelBytes, src + <usize>fx * pixelBytes, pixelBytes);
+        for (let fy = 0; fy < g.filterH; fy++) {
+          const iy = iy0 + fy * g.dilationH;
+          if (iy >= 0 && iy < inH && fx0 < fx1) {
+            const dstRow = image + <usize>iy * imageRowBytes;
+            if (dilationW == 1) {
+              addFloats(dstRow + <usize>(ix0 + fx0) * pixelBytes, src + <usize>fx0 * pixelBytes, <usize>(fx1 - fx0) * pixelBytes);
+            } else {
+              for (let fx = fx0; fx < fx1; fx++) {
+                addFloats(dstRow + <usize>(ix0 + fx * dilationW) * pixelBytes, src + <usize>fx * pixelBytes, pixelBytes);
+              }
+            }
           }
+          src += tapRowBytes;
         }
-        src += colRowBytes;
       }
     }
   }
@@ -519,8 +520,8 @@ function col2imRows(col: usize, dx: usize, g: Geometry, rowStart: i32, rowEnd: i
 
 /**
  * Thread `t`'s part of an im2col (`kind` 1) or col2im (`kind` 2) task: claims
- * chunks of (batch, row) pairs — output rows for im2col, input rows for
- * col2im — so every thread writes a disjoint part of the destination.
+ * chunks of (batch, output row) pairs for im2col and of whole images for
+ * col2im, so every thread writes a disjoint part of the destination.
  * Descriptor words used: A = source, B = destination, C = geometry pointer.
  */
 function convTask(desc: usize, kind: i32): void {
@@ -528,14 +529,14 @@ function convTask(desc: usize, kind: i32): void {
   const destination = <usize>load<u32>(desc, DESC_B);
   const g = changetype<Geometry>(<usize>load<u32>(desc, DESC_C));
   const chunks = load<i32>(desc, DESC_CHUNKS);
-  const rows = kind == TASK_IM2COL ? g.batch * g.outH : g.batch * g.inH;
+  const rows = kind == TASK_IM2COL ? g.batch * g.outH : g.batch;
   for (;;) {
     const chunk = atomic.add<i32>(desc + DESC_NEXT_CHUNK, 1);
     if (chunk >= chunks) break;
     const start = chunkStart(rows, 1, chunk, chunks);
     const end = chunkStart(rows, 1, chunk + 1, chunks);
     if (kind == TASK_IM2COL) im2colRows(source, destination, g, start, end);
-    else col2imRows(source, destination, g, start, end);
+    else col2imImages(source, destination, g, start, end);
   }
 }
 

@@ -322,7 +322,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: x, offset: 0, length: imageLength, copyIn: true },
       { array: col, offset: 0, length: colLength, copyIn: false },
     ]) as [number, number];
-    this.runConvTask(TASK_IM2COL, ptrX, ptrCol, colLength);
+    this.runConvTask(TASK_IM2COL, ptrX, ptrCol, colLength, geometry.batchSize * geometry.outHeight);
     if (!this.arena.owns(col)) col.set(this.arena.floats(ptrCol, colLength));
   }
 
@@ -336,18 +336,21 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: col, offset: 0, length: colLength, copyIn: true },
       { array: dx, offset: 0, length: imageLength, copyIn: false },
     ]) as [number, number];
-    this.runConvTask(TASK_COL2IM, ptrCol, ptrDx, colLength);
+    this.runConvTask(TASK_COL2IM, ptrCol, ptrDx, colLength, geometry.batchSize);
     if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrDx, imageLength));
   }
 
-  /** Runs an im2col/col2im task, on all threads when it is large enough to pay for waking them. */
-  private runConvTask(kind: number, source: number, destination: number, floats: number): void {
-    const active = this.pool && floats >= CONV_PARALLEL_FLOATS ? this.threads : 1;
+  /**
+   * Runs an im2col/col2im task over `units` independent pieces (output rows,
+   * resp. images), on all threads when it is large enough to pay for waking them.
+   */
+  private runConvTask(kind: number, source: number, destination: number, floats: number, units: number): void {
+    const active = this.pool && floats >= CONV_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
     const desc = this.desc;
     desc[3] = source;
     desc[4] = destination;
     desc[5] = GEOMETRY_OFFSET;
-    desc[18] = active === 1 ? 1 : active * 4;
+    desc[18] = active === 1 ? 1 : Math.min(units, active * 4);
     desc[19] = 0;
     desc[20] = kind;
     this.runTask(active);
