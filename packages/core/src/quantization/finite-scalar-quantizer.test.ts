@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors.js';
 import { Rng } from '../util/rng.js';
@@ -51,6 +52,34 @@ describe('FiniteScalarQuantizer', () => {
     tf.dispose([x, q.quantized, q.codes, q.loss, q.perplexity, decoded]);
   });
 
+  it('saturates at the outer levels for extreme inputs', () => {
+    const fsq = new FiniteScalarQuantizer({ levels: [2, 5, 8, 256] });
+    const x = tf.tensor2d([
+      [-1e4, -1e4, -1e4, -1e4],
+      [1e4, 1e4, 1e4, 1e4],
+    ]);
+    const out = fsq.forward(x);
+    expect(Array.from(out.codes.dataSync())).toEqual([0, fsq.codebookSize - 1]);
+    expect(Array.from(out.quantized.dataSync())).toEqual([-1, -1, -1, -1, 0, 1, 0.75, 127 / 128]);
+    tf.dispose([x, out.quantized, out.codes, out.loss, out.perplexity]);
+  });
+
+  it('round-trips random codes for random level configurations (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 2, max: 9 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 2 ** 30 }), (levels, salt) => {
+        const fsq = new FiniteScalarQuantizer({ levels });
+        const size = levels.reduce((a, b) => a * b, 1);
+        expect(fsq.codebookSize).toBe(size);
+        const codes = tf.tensor1d(Array.from({ length: 16 }, (_, i) => (salt + i * 7919) % size), 'int32');
+        const vectors = fsq.decodeCodes(codes);
+        const again = tf.tidy(() => fsq.forward(preImage(fsq, vectors)).codes);
+        expect(Array.from(again.dataSync())).toEqual(Array.from(codes.dataSync()));
+        tf.dispose([codes, vectors, again]);
+      }),
+      { numRuns: 40, seed: 7 },
+    );
+  });
+
   it('passes gradients through the rounding and projects a larger dim', () => {
     const rng = new Rng(2);
     const fsq = new FiniteScalarQuantizer({ levels: [5, 5, 3], dim: 16 });
@@ -70,6 +99,7 @@ describe('FiniteScalarQuantizer', () => {
     expect(() => new FiniteScalarQuantizer({ levels: [] })).toThrow(InvalidArgumentError);
     expect(() => new FiniteScalarQuantizer({ levels: [8, 1] })).toThrow(InvalidArgumentError);
     expect(() => new FiniteScalarQuantizer({ levels: [256, 256, 256, 2] })).toThrow(InvalidArgumentError);
+    expect(() => new FiniteScalarQuantizer({ levels: [257] })).toThrow(InvalidArgumentError);
     const fsq = new FiniteScalarQuantizer({ levels: [3, 3] });
     const x = tf.zeros([4, 3]);
     expect(() => fsq.forward(x)).toThrow(InvalidArgumentError);
@@ -81,7 +111,7 @@ describe('FiniteScalarQuantizer', () => {
 function preImage(fsq: FiniteScalarQuantizer, vectors: tf.Tensor): tf.Tensor {
   const d = fsq.levels.length;
   const halfWidth = tf.tensor2d(fsq.levels.map((l) => Math.floor(l / 2)), [1, d]);
-  const halfLevel = tf.tensor2d(fsq.levels.map((l) => ((l - 1) * (1 - 1e-3)) / 2), [1, d]);
+  const halfLevel = tf.tensor2d(fsq.levels.map((l) => ((l - 1) * (1 + 1e-3)) / 2), [1, d]);
   const offset = tf.tensor2d(fsq.levels.map((l) => (l % 2 === 0 ? 0.5 : 0)), [1, d]);
   const shift = tf.atanh(tf.div(offset, halfLevel));
   const integer = tf.mul(vectors, halfWidth); // the rounded value

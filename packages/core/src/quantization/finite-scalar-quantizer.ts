@@ -18,7 +18,7 @@ import type { CodeUsage, Quantizer, QuantizerForwardOptions, QuantizerOutput } f
 import { CodeUsageTracker } from './usage.js';
 
 export interface FiniteScalarQuantizerOptions {
-  /** Levels per FSQ channel, each ≥ 2; the paper's choices include [8, 5, 5, 5] (1000 codes) and [8, 8, 8, 5, 5, 5] (64000). */
+  /** Levels per FSQ channel, each in [2, 256]; the paper's choices include [8, 5, 5, 5] (1000 codes) and [8, 8, 8, 5, 5, 5] (64000). */
   levels: readonly number[];
   /**
    * Input dimension (last axis). When it differs from `levels.length`, a
@@ -30,10 +30,17 @@ export interface FiniteScalarQuantizerOptions {
   seed?: number;
 }
 
+/** Most levels per channel; FSQ wants few levels on more channels. */
+const MAX_LEVEL = 256;
+
 /** Largest implicit codebook accepted: histograms and batch perplexity allocate one slot per code. */
 const MAX_CODEBOOK_SIZE = 2 ** 24;
 
-/** Keeps the bounded values strictly inside the outer rounding boundaries. */
+/**
+ * The tanh range is widened by this factor beyond the outer levels (as in
+ * vector-quantize-pytorch), so the extreme levels are reachable with finite
+ * inputs and L = 2 keeps a finite shift (|offset / halfLevel| < 1).
+ */
 const BOUND_EPSILON = 1e-3;
 
 /** Variables: only `projectIn.*` / `projectOut.*` when `dim` ≠ `levels.length`. */
@@ -60,7 +67,10 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
     if (levels.length === 0) throw new InvalidArgumentError('FiniteScalarQuantizer: levels must not be empty');
     let size = 1;
     for (const l of levels) {
-      if (!Number.isInteger(l) || l < 2) throw new InvalidArgumentError(`FiniteScalarQuantizer: every level must be an integer ≥ 2, got ${l}`);
+      // Above ~1000 levels the widened tanh range would round past the outer level.
+      if (!Number.isInteger(l) || l < 2 || l > MAX_LEVEL) {
+        throw new InvalidArgumentError(`FiniteScalarQuantizer: every level must be an integer in [2, ${MAX_LEVEL}], got ${l}`);
+      }
       size *= l;
     }
     if (size > MAX_CODEBOOK_SIZE) {
@@ -73,7 +83,7 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
     this.levels = levels;
     this.codebookSize = size;
     this.codebookSizes = [size];
-    this.halfLevel = Float32Array.from(levels, (l) => ((l - 1) * (1 - BOUND_EPSILON)) / 2);
+    this.halfLevel = Float32Array.from(levels, (l) => ((l - 1) * (1 + BOUND_EPSILON)) / 2);
     // Even level counts are asymmetric ({-L/2, …, L/2 − 1}); the offset and
     // shift centre tanh's range on that grid, as in the reference code.
     this.offset = Float32Array.from(levels, (l) => (l % 2 === 0 ? 0.5 : 0));
