@@ -106,11 +106,18 @@ export interface WasmGemmEngine extends GemmEngine {
 /** Upper bound on threads: the task descriptor holds one scratch pointer per thread. */
 const MAX_THREADS = 256;
 const PAGE_BYTES = 65536;
-/** Byte layout of the reserved low region of the memory (address 0 stays unused so a null pointer never aliases data). */
+/*
+ * Byte layout of the reserved low region of the memory (address 0 stays
+ * unused so a null pointer never aliases data):
+ *   1024  worker-pool control block (CTRL_SLOTS i32)
+ *   1536  im2col geometry (14 i32)
+ *   2048  task descriptor (words documented in assembly/gemm.ts; per-thread
+ *         scratch pointers from word 32 on)
+ *   then  the arena: thread scratch, staging, user allocations.
+ */
 const CTRL_OFFSET = 1024;
-const DESC_OFFSET = 2048;
-/** 14 i32 words of im2col geometry. */
 const GEOMETRY_OFFSET = 1536;
+const DESC_OFFSET = 2048;
 const DESC_SCRATCH_WORD = 32;
 const ARENA_BASE = DESC_OFFSET + 4 * (DESC_SCRATCH_WORD + MAX_THREADS);
 /** Micro-tile of the kernel (must match assembly/gemm.ts). */
@@ -288,7 +295,6 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[10] = strideA;
     desc[11] = strideB;
     desc[12] = strideC;
-    desc[13] = 0; // unused
     desc[14] = split;
     desc[15] = this.blocking.kc;
     desc[16] = this.blocking.mc;
@@ -490,7 +496,7 @@ export async function createWasmGemmEngine(options: WasmGemmOptions = {}): Promi
     threads > 1
       ? await GemmWorkerPool.start({ module, memory, ctrlOffset: CTRL_OFFSET, descOffset: DESC_OFFSET, workers: threads - 1 })
       : undefined;
-  if (CTRL_OFFSET + 4 * CTRL_SLOTS > DESC_OFFSET) throw new BackendError('internal: control block overlaps the task descriptor');
+  if (CTRL_OFFSET + 4 * CTRL_SLOTS > GEOMETRY_OFFSET) throw new BackendError('internal: control block overlaps the geometry block');
   return new WasmGemmEngineImpl({ variant, threads, arena, kernel, pool, blocking, parallelThreshold, chunksPerThread, minChunkFlops, scratchOffsets });
 }
 
