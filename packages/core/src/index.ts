@@ -24,5 +24,4 @@ export * from './quantization/perplexity.js';
 export * from './quantization/usage.js';
 export * from './quantization/distance.js';
 export * from './quantization/kmeans.js';
-export * from './quantization/projection.js';
 export * from './engine/wasm/index.js';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../util/rng.js';
 import { FiniteScalarQuantizer } from './finite-scalar-quantizer.js';
-import { QuantizerProjection } from './projection.js';
+import { Linear } from '../nn/linear.js';
 import { ResidualVectorQuantizer } from './residual-vector-quantizer.js';
 import type { Quantizer } from './types.js';
 import { VectorQuantizer } from './vector-quantizer.js';
@@ -33,23 +33,24 @@ function dataset(): tf.Tensor2D {
 
 function train(quantizer: Quantizer, latent: number, steps: number): { first: number; last: number; leaked: number } {
   const x = dataset();
-  const enc1 = new QuantizerProjection({ inFeatures: INPUT, outFeatures: HIDDEN, seed: 1 });
-  const enc2 = new QuantizerProjection({ inFeatures: HIDDEN, outFeatures: latent, seed: 2 });
-  const dec1 = new QuantizerProjection({ inFeatures: latent, outFeatures: HIDDEN, seed: 3 });
-  const dec2 = new QuantizerProjection({ inFeatures: HIDDEN, outFeatures: INPUT, seed: 4 });
+  const enc1 = new Linear({ inFeatures: INPUT, outFeatures: HIDDEN, seed: 1 });
+  const enc2 = new Linear({ inFeatures: HIDDEN, outFeatures: latent, seed: 2 });
+  const dec1 = new Linear({ inFeatures: latent, outFeatures: HIDDEN, seed: 3 });
+  const dec2 = new Linear({ inFeatures: HIDDEN, outFeatures: INPUT, seed: 4 });
   const modules = [enc1, enc2, dec1, dec2, quantizer];
   const variables = modules.flatMap((m) => m.trainableVariables());
   const optimizer = tf.train.adam(0.01);
   const reconstruction = (training: boolean): tf.Scalar => {
-    const z = enc2.apply(tf.relu(enc1.apply(x)));
+    const z = enc2.forward(tf.relu(enc1.forward(x)));
     const q = quantizer.forward(z, { training });
-    const recon = dec2.apply(tf.relu(dec1.apply(q.quantized)));
+    const recon = dec2.forward(tf.relu(dec1.forward(q.quantized)));
     const loss = tf.mean(tf.square(tf.sub(recon, x))) as tf.Scalar;
     return training ? (tf.add(loss, q.loss) as tf.Scalar) : loss;
   };
   const evaluate = (): number => tf.tidy(() => reconstruction(false).dataSync()[0]!);
   const step = (): void => {
-    tf.dispose(optimizer.minimize(() => reconstruction(true), true, variables));
+    const cost = optimizer.minimize(() => reconstruction(true), true, variables);
+    if (cost) cost.dispose();
     quantizer.afterStep();
   };
   step(); // initialises the codebook (k-means) so the baseline is fair

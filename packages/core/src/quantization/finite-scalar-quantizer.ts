@@ -12,7 +12,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { batchPerplexity } from './perplexity.js';
-import { QuantizerProjection } from './projection.js';
+import { Linear } from '../nn/linear.js';
 import { roundStraightThrough, withoutGradient } from './straight-through.js';
 import type { CodeUsage, Quantizer, QuantizerForwardOptions, QuantizerOutput } from './types.js';
 import { CodeUsageTracker } from './usage.js';
@@ -51,8 +51,8 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
   /** Size of the implicit codebook, ∏ levels. */
   readonly codebookSize: number;
   readonly codebookSizes: readonly number[];
-  private readonly projectIn: QuantizerProjection | undefined;
-  private readonly projectOut: QuantizerProjection | undefined;
+  private readonly projectIn: Linear | undefined;
+  private readonly projectOut: Linear | undefined;
   private readonly usageTracker: CodeUsageTracker;
   // Per-channel constants; tiny, rebuilt per call so the module owns no non-variable tensors.
   private readonly halfLevel: Float32Array;
@@ -97,8 +97,8 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
     }
     if (dim !== d) {
       const rng = new Rng(options.seed ?? 0).fork('fsq');
-      this.projectIn = this.addModule('projectIn', new QuantizerProjection({ inFeatures: dim, outFeatures: d, seed: rng.fork('projectIn').int(2 ** 31) }));
-      this.projectOut = this.addModule('projectOut', new QuantizerProjection({ inFeatures: d, outFeatures: dim, seed: rng.fork('projectOut').int(2 ** 31) }));
+      this.projectIn = this.addModule('projectIn', new Linear({ inFeatures: dim, outFeatures: d, seed: rng.fork('projectIn').int(2 ** 31) }));
+      this.projectOut = this.addModule('projectOut', new Linear({ inFeatures: d, outFeatures: dim, seed: rng.fork('projectOut').int(2 ** 31) }));
     }
     this.usageTracker = new CodeUsageTracker(this.codebookSizes);
   }
@@ -114,14 +114,14 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
     const d = this.levels.length;
     return tf.tidy(() => {
       let z = tf.reshape(x, [-1, this.dim]) as tf.Tensor2D;
-      if (this.projectIn) z = this.projectIn.apply(z) as tf.Tensor2D;
+      if (this.projectIn) z = this.projectIn.forward(z) as tf.Tensor2D;
       const bounded = tf.sub(tf.mul(tf.tanh(tf.add(z, this.channelConstant(this.shift))), this.channelConstant(this.halfLevel)), this.channelConstant(this.offset));
       const rounded = roundStraightThrough(bounded);
       const normalized = tf.div(rounded, this.channelConstant(this.halfWidth)) as tf.Tensor2D;
       const codes = withoutGradient(() =>
         tf.sum(tf.mul(tf.add(rounded, this.channelConstant(this.halfWidth)).toInt(), tf.tensor2d(this.basis, [1, d], 'int32')), 1),
       );
-      const out = this.projectOut ? this.projectOut.apply(normalized) : normalized;
+      const out = this.projectOut ? this.projectOut.forward(normalized) : normalized;
       return {
         quantized: tf.reshape(out, x.shape),
         codes: tf.reshape(codes, x.shape.slice(0, -1)),
@@ -147,7 +147,7 @@ export class FiniteScalarQuantizer extends Module implements Quantizer {
   decodeCodes(codes: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const vectors = this.codeVectors(codes);
-      return this.projectOut ? this.projectOut.apply(vectors) : vectors;
+      return this.projectOut ? this.projectOut.forward(vectors) : vectors;
     });
   }
 

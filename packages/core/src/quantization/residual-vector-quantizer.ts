@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { perplexityOfCountsTensor } from './perplexity.js';
-import { QuantizerProjection } from './projection.js';
+import { Linear } from '../nn/linear.js';
 import { stopGradient, straightThrough } from './straight-through.js';
 import type { CodeUsage, Quantizer, QuantizerForwardOptions, QuantizerOutput } from './types.js';
 import { CodeUsageTracker } from './usage.js';
@@ -49,8 +49,8 @@ export class ResidualVectorQuantizer extends Module implements Quantizer {
   readonly quantizerDropout: boolean;
   /** The per-level quantizers, coarsest first. */
   readonly layers: readonly VectorQuantizer[];
-  private readonly projectIn: QuantizerProjection | undefined;
-  private readonly projectOut: QuantizerProjection | undefined;
+  private readonly projectIn: Linear | undefined;
+  private readonly projectOut: Linear | undefined;
   private readonly rng: Rng;
   private readonly usageTracker: CodeUsageTracker;
 
@@ -69,8 +69,8 @@ export class ResidualVectorQuantizer extends Module implements Quantizer {
     this.rng = new Rng(seed ?? 0).fork('rvq');
     const seedFor = (label: string): number => this.rng.fork(label).int(2 ** 31);
     if (this.codebookDim !== dim) {
-      this.projectIn = this.addModule('projectIn', new QuantizerProjection({ inFeatures: dim, outFeatures: this.codebookDim, seed: seedFor('projectIn') }));
-      this.projectOut = this.addModule('projectOut', new QuantizerProjection({ inFeatures: this.codebookDim, outFeatures: dim, seed: seedFor('projectOut') }));
+      this.projectIn = this.addModule('projectIn', new Linear({ inFeatures: dim, outFeatures: this.codebookDim, seed: seedFor('projectIn') }));
+      this.projectOut = this.addModule('projectOut', new Linear({ inFeatures: this.codebookDim, outFeatures: dim, seed: seedFor('projectOut') }));
     }
     const built: VectorQuantizer[] = [];
     for (let i = 0; i < levels; i++) {
@@ -99,7 +99,7 @@ export class ResidualVectorQuantizer extends Module implements Quantizer {
     }
     return tf.tidy(() => {
       let z = tf.reshape(x, [-1, this.dim]) as tf.Tensor2D;
-      if (this.projectIn) z = this.projectIn.apply(z) as tf.Tensor2D;
+      if (this.projectIn) z = this.projectIn.forward(z) as tf.Tensor2D;
       let residual = z;
       let sum: tf.Tensor2D | undefined;
       let loss: tf.Scalar | undefined;
@@ -114,7 +114,7 @@ export class ResidualVectorQuantizer extends Module implements Quantizer {
         residual = tf.sub(residual, stopGradient(lookup.quantized));
       }
       const passed = straightThrough(z, sum!);
-      const out = this.projectOut ? this.projectOut.apply(passed) : passed;
+      const out = this.projectOut ? this.projectOut.forward(passed) : passed;
       return {
         quantized: tf.reshape(out, x.shape),
         codes: tf.reshape(tf.stack(codes, 1), [...x.shape.slice(0, -1), used]),
@@ -135,7 +135,7 @@ export class ResidualVectorQuantizer extends Module implements Quantizer {
       // Same summation order as forward, so decoding reproduces it exactly.
       let sum = this.layers[0]!.codeVectors(columns[0]!);
       for (let i = 1; i < used; i++) sum = tf.add(sum, this.layers[i]!.codeVectors(columns[i]!));
-      const out = this.projectOut ? this.projectOut.apply(sum) : sum;
+      const out = this.projectOut ? this.projectOut.forward(sum) : sum;
       return tf.reshape(out, [...codes.shape.slice(0, -1), this.dim]);
     });
   }

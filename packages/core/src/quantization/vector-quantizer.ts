@@ -23,7 +23,7 @@ import { Rng } from '../util/rng.js';
 import { gatherRows, l2Normalize, nearestCodes, scatterAddRows } from './distance.js';
 import { assignmentCounts, kmeans } from './kmeans.js';
 import { perplexityOfCountsTensor } from './perplexity.js';
-import { QuantizerProjection } from './projection.js';
+import { Linear } from '../nn/linear.js';
 import { stopGradient, straightThrough, withoutGradient } from './straight-through.js';
 import type { CodeUsage, Quantizer, QuantizerForwardOptions, QuantizerOutput } from './types.js';
 import { CodeUsageTracker } from './usage.js';
@@ -168,8 +168,8 @@ export class VectorQuantizer extends Module implements Quantizer {
   private readonly clusterSize: tf.Variable;
   private readonly embedSum: tf.Variable | undefined;
   private readonly initializedFlag: tf.Variable;
-  private readonly projectIn: QuantizerProjection | undefined;
-  private readonly projectOut: QuantizerProjection | undefined;
+  private readonly projectIn: Linear | undefined;
+  private readonly projectOut: Linear | undefined;
   private readonly rng: Rng;
   private readonly usageTracker: CodeUsageTracker;
   private pending: PendingStatistics | undefined;
@@ -203,8 +203,8 @@ export class VectorQuantizer extends Module implements Quantizer {
     this.embedSum = ema ? this.addVariable('embedSum', tf.zeros([codebookSize, codebookDim]), false) : undefined;
     this.initializedFlag = this.addVariable('initialized', tf.zeros([1]), false);
     if (codebookDim !== dim) {
-      this.projectIn = this.addModule('projectIn', new QuantizerProjection({ inFeatures: dim, outFeatures: codebookDim, seed: seedFor('projectIn') }));
-      this.projectOut = this.addModule('projectOut', new QuantizerProjection({ inFeatures: codebookDim, outFeatures: dim, seed: seedFor('projectOut') }));
+      this.projectIn = this.addModule('projectIn', new Linear({ inFeatures: dim, outFeatures: codebookDim, seed: seedFor('projectIn') }));
+      this.projectOut = this.addModule('projectOut', new Linear({ inFeatures: codebookDim, outFeatures: dim, seed: seedFor('projectOut') }));
     }
     this.usageTracker = new CodeUsageTracker(this.codebookSizes);
   }
@@ -226,11 +226,11 @@ export class VectorQuantizer extends Module implements Quantizer {
     const training = options.training ?? false;
     return tf.tidy(() => {
       let z = tf.reshape(x, [-1, this.dim]) as tf.Tensor2D;
-      if (this.projectIn) z = this.projectIn.apply(z) as tf.Tensor2D;
+      if (this.projectIn) z = this.projectIn.forward(z) as tf.Tensor2D;
       if (this.options.cosine) z = l2Normalize(z);
       const lookup = this.quantizeVectors(z, { training });
       const passed = straightThrough(z, lookup.quantized);
-      const out = this.projectOut ? this.projectOut.apply(passed) : passed;
+      const out = this.projectOut ? this.projectOut.forward(passed) : passed;
       return {
         quantized: tf.reshape(out, x.shape),
         codes: tf.reshape(lookup.codes, x.shape.slice(0, -1)),
@@ -281,7 +281,7 @@ export class VectorQuantizer extends Module implements Quantizer {
   decodeCodes(codes: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const vectors = this.codeVectors(codes);
-      return this.projectOut ? this.projectOut.apply(vectors) : vectors;
+      return this.projectOut ? this.projectOut.forward(vectors) : vectors;
     });
   }
 
