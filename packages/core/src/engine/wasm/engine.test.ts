@@ -271,6 +271,19 @@ describe('WebAssembly GEMM engine lifecycle', () => {
     expect(() => engine.alloc(4)).toThrow(BackendError);
   });
 
+  it('does not keep the process alive: its worker threads hold no active handle', async () => {
+    const ports = () => process.getActiveResourcesInfo().filter((kind) => kind === 'MessagePort' || kind === 'Worker').length;
+    const before = ports();
+    const engine = await createWasmGemmEngine({ threads: 3, parallelThreshold: 0 });
+    try {
+      const c = new Float32Array(4);
+      engine.sgemm({ m: 2, n: 2, k: 1, a: Float32Array.from([1, 2]), b: Float32Array.from([3, 4]), c });
+      expect(ports()).toBe(before);
+    } finally {
+      engine.dispose();
+    }
+  });
+
   it('validates its options', async () => {
     await expect(createWasmGemmEngine({ threads: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(createWasmGemmEngine({ threads: 1, blocking: { mc: 6 } })).rejects.toThrow(InvalidArgumentError);

@@ -100,8 +100,6 @@ export class GemmWorkerPool {
           spin: SPIN_ITERATIONS,
         },
       });
-      // The pool must never keep a process alive on its own.
-      worker.unref();
       pool.workers.push(worker);
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -113,6 +111,9 @@ export class GemmWorkerPool {
             worker.on('message', (message: unknown) => {
               pool.lastWorkerError = String(message);
             });
+            // The pool must never keep a process alive on its own. Unref only
+            // now: attaching message listeners re-references the worker's port.
+            worker.unref();
             resolve();
           });
         }),
