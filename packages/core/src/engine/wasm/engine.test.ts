@@ -278,7 +278,8 @@ describe('WebAssembly GEMM engine lifecycle', () => {
     try {
       const c = new Float32Array(4);
       engine.sgemm({ m: 2, n: 2, k: 1, a: Float32Array.from([1, 2]), b: Float32Array.from([3, 4]), c });
-      expect(ports()).toBe(before);
+      // At most `before`: workers of engines disposed earlier may still be shutting down.
+      expect(ports()).toBeLessThanOrEqual(before);
     } finally {
       engine.dispose();
     }
