@@ -8,3 +8,4 @@ export * from './optim.js';
 export * from './prior-model.js';
 export * from './train.js';
 export * from './sample-prior.js';
+export * from './entropy.js';
