@@ -89,7 +89,8 @@ describe('trainPrior', () => {
 
   it('checkpoints, resumes the step count, and a resumed run equals an uninterrupted one', async () => {
     const common = {
-      model: modelOptions,
+      // Dropout on: the resumed run must also reproduce the dropout masks.
+      model: { ...modelOptions, dropout: 0.1 },
       train: patternSequences(32),
       validationFraction: 0,
       batchSize: 4,
@@ -128,7 +129,7 @@ describe('trainPrior', () => {
     resumed.model.dispose();
 
     // A checkpoint of another configuration is refused with an actionable message.
-    await expect(trainPrior({ ...common, model: { ...modelOptions, nEmbd: 16 }, steps: 9, checkpointPath: ckpt })).rejects.toThrow(
+    await expect(trainPrior({ ...common, model: { ...modelOptions, dropout: 0.1, nEmbd: 16 }, steps: 9, checkpointPath: ckpt })).rejects.toThrow(
       /different model configuration/,
     );
   });

@@ -168,6 +168,33 @@ describe('GPT', () => {
     model.dispose();
   });
 
+  it('embedding gradients (JS scatter-add) equal tf.gather gradients, including the row/column tables', () => {
+    const model = tinyModel({ positionEmbedding: { kind: 'row-col', rows: 3, cols: 4 } });
+    const T = 13;
+    const tokens = randomTokens(2, T, 8);
+    const names = ['transformer.wte.weight', 'transformer.wpe.weight', 'transformer.wpe_row.weight', 'transformer.wpe_col.weight'];
+    const tables = names.map((n) => model.namedVariables().find(([m]) => m === n)![1]);
+    // Prefix position 0 uses the extra last row/column entry; grid positions p ≥ 1 are (p-1) / 4, (p-1) % 4.
+    const rows = Array.from({ length: T }, (_, p) => (p === 0 ? 3 : Math.floor((p - 1) / 4)));
+    const cols = Array.from({ length: T }, (_, p) => (p === 0 ? 4 : (p - 1) % 4));
+    const [custom, reference] = tf.tidy(() => {
+      const input = tf.tensor2d(tokens, [2, T], 'int32');
+      const probe = tf.randomNormal([2, T, 16], 0, 1, 'float32', 3);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.embed(input), probe)) as tf.Scalar, tables);
+      const gather = (wte: tf.Tensor, wpe: tf.Tensor, wr: tf.Tensor, wc: tf.Tensor): tf.Tensor =>
+        tf.add(
+          tf.gather(wte, input),
+          tf.add(tf.gather(wpe, tf.range(0, T, 1, 'int32')), tf.add(tf.gather(wr, tf.tensor1d(rows, 'int32')), tf.gather(wc, tf.tensor1d(cols, 'int32')))),
+        );
+      const ref = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(gather(a, b, c, d), probe)))(tables);
+      // Forward values agree too.
+      expect(maxAbsDiff(model.embed(input).dataSync(), gather(tables[0]!, tables[1]!, tables[2]!, tables[3]!).dataSync())).toBeLessThan(1e-6);
+      return [tables.map((v) => grads[v.name]!.dataSync()), ref.map((g) => g.dataSync())];
+    });
+    custom.forEach((g, i) => expect(maxAbsDiff(g, reference[i]!)).toBeLessThan(1e-5));
+    model.dispose();
+  });
+
   it('rejects inputs beyond the context and mismatched caches', () => {
     const model = tinyModel();
     const long = tf.zeros([1, 17], 'int32') as tf.Tensor2D;

@@ -286,12 +286,37 @@ export class GPT extends Module {
     keepPresents: boolean,
   ): { logits: tf.Tensor3D; presents: LayerKV[] } {
     const { config } = this;
+    const [B, T] = tokens.shape;
+    const past = cache?.length ?? 0;
+    if (cache && cache.batch !== B) throw new InvalidArgumentError(`cache holds batch ${cache.batch} but tokens have batch ${B}`);
+    let x = this.embedTokens(tokens, past);
+    x = dropout(x, config.dropout, options) as tf.Tensor3D;
+    const mask = T > 1 ? causalMask(T, past) : undefined;
+    const presents: LayerKV[] = [];
+    this.transformer.h.blocks.forEach((block, i) => {
+      const out = block.forward(x, cache?.layers[i], mask, options);
+      x = out.y;
+      if (keepPresents) presents.push(out.present);
+    });
+    const h = this.transformer.lnF.forward(x);
+    const logits2d = tf.matMul(tf.reshape(h, [B * T, config.nEmbd]) as tf.Tensor2D, this.transformer.wte.weight as tf.Tensor2D, false, true);
+    return { logits: tf.reshape(logits2d, [B, T, config.vocabSize]) as tf.Tensor3D, presents };
+  }
+
+  /**
+   * The input of the first block: token embeddings plus position embeddings
+   * for positions `past .. past + T - 1` — [B, T, nEmbd].
+   */
+  embed(tokens: tf.Tensor2D, past = 0): tf.Tensor3D {
+    return tf.tidy(() => this.embedTokens(tokens, past));
+  }
+
+  private embedTokens(tokens: tf.Tensor2D, past: number): tf.Tensor3D {
+    const { config } = this;
     if (tokens.rank !== 2 || tokens.dtype !== 'int32') {
       throw new InvalidArgumentError(`tokens must be an int32 tensor [batch, time], got ${tokens.dtype} [${tokens.shape}]`);
     }
     const [B, T] = tokens.shape;
-    const past = cache?.length ?? 0;
-    if (cache && cache.batch !== B) throw new InvalidArgumentError(`cache holds batch ${cache.batch} but tokens have batch ${B}`);
     if (past + T > config.nPositions) {
       throw new InvalidArgumentError(`${past + T} positions exceed the context of ${config.nPositions} tokens; shorten the input or slide the window`);
     }
@@ -317,18 +342,7 @@ export class GPT extends Module {
     for (let i = 0; i < ids.length; i++) {
       if (!(ids[i]! >= 0 && ids[i]! < config.vocabSize)) throw new InvalidArgumentError(`token id ${ids[i]} is outside the vocabulary [0, ${config.vocabSize})`);
     }
-    let x = tf.add(embeddingLookup(t.wte.weight, ids, [B, T]), pos) as tf.Tensor3D;
-    x = dropout(x, config.dropout, options) as tf.Tensor3D;
-    const mask = T > 1 ? causalMask(T, past) : undefined;
-    const presents: LayerKV[] = [];
-    t.h.blocks.forEach((block, i) => {
-      const out = block.forward(x, cache?.layers[i], mask, options);
-      x = out.y;
-      if (keepPresents) presents.push(out.present);
-    });
-    const h = t.lnF.forward(x);
-    const logits2d = tf.matMul(tf.reshape(h, [B * T, config.nEmbd]) as tf.Tensor2D, t.wte.weight as tf.Tensor2D, false, true);
-    return { logits: tf.reshape(logits2d, [B, T, config.vocabSize]) as tf.Tensor3D, presents };
+    return tf.add(embeddingLookup(t.wte.weight, ids, [B, T]), pos) as tf.Tensor3D;
   }
 }
 
