@@ -6,6 +6,8 @@
 //   --backends a,b     backends to measure (default: vqkit-cpu,cpu)
 //   --steps N          timed training steps on vqkit-cpu (default 20)
 //   --cpu-steps N      timed training steps on tfjs cpu (default 1; it runs at ~1 image/s)
+//   --cpu-batch N      batch size for tfjs cpu's VQ-VAE runs (default 16, to keep it to minutes;
+//                      its images/s hardly depends on the batch)
 //   --data D           fashion (default when the dataset is installed) or random
 //   --profile          also print the top kernels of one vqkit-cpu training step
 //                      and the GEMM calls it makes (shape, time, GFLOP/s)
@@ -28,7 +30,7 @@ const tf = createRequire(path.join(here, '../packages/core/package.json'))('@ten
 
 // ---------------------------------------------------------------- arguments
 function parseArgs(argv) {
-  const opts = { check: 0, threads: undefined, backends: ['vqkit-cpu', 'cpu'], steps: 20, cpuSteps: 1, data: undefined, profile: false, quick: false };
+  const opts = { check: 0, cpuBatch: 16, threads: undefined, backends: ['vqkit-cpu', 'cpu'], steps: 20, cpuSteps: 1, data: undefined, profile: false, quick: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -45,6 +47,7 @@ function parseArgs(argv) {
     else if (arg === '--backends') opts.backends = value().split(',').filter(Boolean);
     else if (arg === '--steps') opts.steps = int();
     else if (arg === '--cpu-steps') opts.cpuSteps = int();
+    else if (arg === '--cpu-batch') opts.cpuBatch = int();
     else if (arg === '--data') opts.data = value();
     else if (arg === '--profile') opts.profile = true;
     else if (arg === '--check') opts.check = int();
@@ -191,6 +194,17 @@ function createReferenceVqVae(seed = 1) {
 // ---------------------------------------------------------------- measurements
 const now = () => performance.now() / 1000;
 
+/** Tensors left over by the timed steps; without warm-up that includes the optimizer's slot variables. */
+function warmupNote(r) {
+  return r.warmup > 0 ? `, tensor delta ${r.leakedTensorsPerRun}` : `, tensor delta ${r.leakedTensorsPerRun} (no warm-up: includes Adam's slots)`;
+}
+
+function median(values) {
+  const sorted = [...values].sort((p, q) => p - q);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function bestOf(repeats, fn) {
   let best = Infinity;
   for (let i = 0; i < repeats; i++) {
@@ -227,35 +241,44 @@ function matMulRate(m, k, n, repeats) {
   return (2 * m * n * k) / seconds / 1e9;
 }
 
-function vqvaeRates(steps, inferenceBatches, warmup) {
+function vqvaeRates(steps, inferenceBatches, warmup, batchSize) {
   const model = createReferenceVqVae();
-  const batches = Array.from({ length: Math.max(1, Math.min(steps, 8)) }, nextBatch);
+  const batches = Array.from({ length: Math.max(1, Math.min(steps, 8)) }, () => nextBatch(batchSize));
   for (let i = 0; i < warmup; i++) model.trainStep(batches[i % batches.length]);
   const tensorsBefore = tf.memory().numTensors;
   const pool = tf.backend().pool;
   const poolBefore = pool ? { ...pool.stats } : undefined;
   let loss = NaN;
   let firstLoss = NaN;
-  const t0 = now();
+  // Per-step times: the median is robust to the load spikes of a shared machine.
+  const stepSeconds = [];
   for (let i = 0; i < steps; i++) {
+    const t0 = now();
     loss = model.trainStep(batches[i % batches.length]);
+    stepSeconds.push(now() - t0);
     if (i === 0) firstLoss = loss;
   }
-  const trainSeconds = now() - t0;
   const poolDelta = poolBefore ? Object.fromEntries(Object.entries(pool.stats).map(([k, v]) => [k, v - poolBefore[k]])) : undefined;
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (warmup === 0) model.infer(batches[0]);
-  const t1 = now();
-  for (let i = 0; i < inferenceBatches; i++) model.infer(batches[i % batches.length]);
-  const inferSeconds = now() - t1;
+  const inferSeconds = [];
+  for (let i = 0; i < inferenceBatches; i++) {
+    const t1 = now();
+    model.infer(batches[i % batches.length]);
+    inferSeconds.push(now() - t1);
+  }
   tf.dispose(batches);
   model.dispose();
   return {
-    trainImagesPerSecond: (steps * BATCH) / trainSeconds,
-    inferImagesPerSecond: (inferenceBatches * BATCH) / inferSeconds,
+    trainImagesPerSecond: batchSize / median(stepSeconds),
+    trainBestImagesPerSecond: batchSize / Math.min(...stepSeconds),
+    inferImagesPerSecond: batchSize / median(inferSeconds),
+    inferBestImagesPerSecond: batchSize / Math.min(...inferSeconds),
+    stepSeconds,
     firstLoss,
     lastLoss: loss,
     leakedTensorsPerRun: leaked,
+    warmup,
     poolDelta,
   };
 }
@@ -351,16 +374,17 @@ for (const backend of opts.backends) {
   if (backend === 'vqkit-cpu') {
     const gemm = vqkitCpuGemm()?.engine ?? referenceGemm;
     results.vqkitCpu = info.description;
-    for (const [shape, m, k, n] of GEMM_SHAPES) row(`GemmEngine ${gemm.name}`, `sgemm ${shape}`, gemmEngineRate(gemm, m, k, n, repeats), 'GFLOP/s');
+    for (const [shape, m, k, n] of GEMM_SHAPES) row(`GemmEngine ${gemm.name}`, `sgemm ${shape}`, gemmEngineRate(gemm, m, k, n, repeats), 'GFLOP/s', `best of ${repeats}`);
   }
   const slow = backend === 'cpu';
-  for (const [shape, m, k, n] of GEMM_SHAPES) row(label, `tf.matMul ${shape}`, matMulRate(m, k, n, slow ? 1 : repeats), 'GFLOP/s');
+  for (const [shape, m, k, n] of GEMM_SHAPES) row(label, `tf.matMul ${shape}`, matMulRate(m, k, n, slow ? 1 : repeats), 'GFLOP/s', slow ? 'one run' : `best of ${repeats}`);
   const steps = slow ? opts.cpuSteps : opts.steps;
   if (steps > 0) {
-    const r = vqvaeRates(steps, slow ? 1 : Math.max(4, steps), slow ? 0 : 2);
+    const batchSize = slow ? opts.cpuBatch : BATCH;
+    const r = vqvaeRates(steps, slow ? 1 : Math.max(4, steps), slow ? 0 : 2, batchSize);
     if (r.poolDelta) results.poolDuringTraining = r.poolDelta;
-    row(label, 'VQ-VAE train', r.trainImagesPerSecond, 'images/s', `${steps} steps of ${BATCH}, loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}, tensor delta ${r.leakedTensorsPerRun}`);
-    row(label, 'VQ-VAE inference', r.inferImagesPerSecond, 'images/s', `batches of ${BATCH}`);
+    row(label, 'VQ-VAE train', r.trainImagesPerSecond, 'images/s', `median of ${steps} steps of ${batchSize} (best ${r.trainBestImagesPerSecond.toFixed(1)}), loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}, ${warmupNote(r)}`);
+    row(label, 'VQ-VAE inference', r.inferImagesPerSecond, 'images/s', `median over batches of ${batchSize} (best ${r.inferBestImagesPerSecond.toFixed(1)})`);
   }
   if (opts.profile && backend === 'vqkit-cpu') {
     results.profile = await profileStep();
