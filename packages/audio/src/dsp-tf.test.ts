@@ -27,7 +27,7 @@ describe('stftMagnitudeTf', () => {
     const a = noise(777, 1);
     const b = noise(777, 2);
     for (const opts of cases) {
-      const mag = stftMagnitudeTf(tf.tensor2d([...a, ...b], [2, 777]), { ...opts, powerFloor: 0 });
+      const mag = stftMagnitudeTf(tf.tensor2d([...a, ...b], [2, 777]), { ...opts, powerEpsilon: 0 });
       const got = mag.arraySync();
       for (const [i, x] of [a, b].entries()) {
         const ref = stftMagnitude(x, opts);
@@ -50,7 +50,7 @@ describe('stftMagnitudeTf', () => {
       expect(values.some((v) => v !== 0)).toBe(true);
       g.dispose();
     }
-    // Silence: the power floor keeps √ differentiable.
+    // Silence: the power epsilon keeps √ differentiable.
     const z = tf.zeros([1, 300]);
     const gz = tf.grad((s: tf.Tensor) => stftMagnitudeTf(s, cases[0]!).sum())(z);
     expect(gz.dataSync().every(Number.isFinite)).toBe(true);
@@ -65,7 +65,7 @@ describe('melFromSpectrogramTf', () => {
     const x = noise(1000, 4);
     const opts = { nFft: 256, hopLength: 64 };
     const ref = applyFilterbank(stftMagnitude(x, opts), melFilterbank({ sampleRate: 8000, nFft: 256, nMels: 40 }));
-    const mag = stftMagnitudeTf(tf.tensor1d(x), { ...opts, powerFloor: 0 });
+    const mag = stftMagnitudeTf(tf.tensor1d(x), { ...opts, powerEpsilon: 0 });
     const mel = melFromSpectrogramTf(mag, { sampleRate: 8000, nFft: 256, nMels: 40 });
     expect(mel.shape).toEqual([1, ref.frames, 40]);
     const got = mel.dataSync();

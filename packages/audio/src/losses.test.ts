@@ -97,3 +97,37 @@ describe('STFT loss terms', () => {
     expect(() => multiResolutionStftLoss(tf.zeros([1, 10]), tf.zeros([10]))).toThrow(InvalidArgumentError);
   });
 });
+
+describe('on the vqkit-cpu engine', () => {
+  it('gives the same losses and gradients as tfjs cpu', async () => {
+    const { initEngine } = await import('@vqkit/core');
+    const fast = await initEngine({ backend: 'vqkit-cpu' }).catch(() => undefined);
+    if (fast === undefined) return; // engine not built here; nothing to compare
+    const n = 800;
+    const pred = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 0.3 + 0.05 * noise(2 * n, 21)[i]!);
+    const target = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 0.3);
+    const run = (): { values: number[]; grads: Float32Array[] } => {
+      const p = tf.tensor2d(pred, [2, n]);
+      const t = tf.tensor2d(target, [2, n]);
+      const values: number[] = [];
+      const grads: Float32Array[] = [];
+      for (const [, loss] of losses) {
+        values.push(loss(p, t).dataSync()[0]!);
+        const g = tf.grad((x: tf.Tensor) => loss(x, t))(p);
+        grads.push(g.dataSync() as Float32Array);
+        g.dispose();
+      }
+      tf.dispose([p, t]);
+      return { values, grads };
+    };
+    const onFast = run();
+    await tf.setBackend('cpu');
+    const onCpu = run();
+    onCpu.values.forEach((v, i) => expect(onFast.values[i]!).toBeCloseTo(v, 4));
+    onCpu.grads.forEach((g, i) => {
+      const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const diff = g.reduce((m, v, j) => Math.max(m, Math.abs(v - onFast.grads[i]![j]!)), 0);
+      expect(diff / scale).toBeLessThan(1e-3);
+    });
+  });
+});

@@ -62,7 +62,7 @@ export interface StftLossTerms {
 /**
  * STFT loss terms at one resolution. Spectral convergence is computed per
  * example and averaged, so a quiet example in the batch counts as much as a
- * loud one. Magnitudes are floored at √1e-7 (see stftMagnitudeTf), which
+ * loud one. Magnitudes are √(power + 1e-7) (see stftMagnitudeTf), which
  * also keeps ln and the denominator finite for silence.
  */
 export function stftLossTerms(prediction: tf.Tensor, target: tf.Tensor, resolution: StftResolution): StftLossTerms {
@@ -114,22 +114,22 @@ export interface MelLossOptions extends Omit<MelOptions, 'nFft'> {
   hopLength?: number;
   /** Window length. Default nFft. */
   winLength?: number;
-  /** Floor on mel energies before ln. Default 1e-5 (HiFi-GAN). */
-  floor?: number;
+  /** Added to mel energies before ln, so silence is finite (ln 1e-5 ≈ −11.5). Default 1e-5. */
+  epsilon?: number;
 }
 
 /**
- * Mean |ln max(mel(|Y|), floor) − ln max(mel(|Ŷ|), floor)| — L1 on log-mel
+ * Mean |ln(mel(|Y|) + ε) − ln(mel(|Ŷ|) + ε)| — L1 on log-mel
  * magnitude spectrograms. Defaults (nFft 256, 40 Slaney mel bands up to
  * Nyquist) suit 8 kHz; pass sampleRate and adjust nFft/nMels for other rates.
  */
 export function melLoss(prediction: tf.Tensor, target: tf.Tensor, options: MelLossOptions): tf.Scalar {
   checkPair(prediction, target, 'melLoss');
-  const { nFft = 256, hopLength = Math.floor(nFft / 4), winLength = nFft, floor = 1e-5, ...mel } = options;
+  const { nFft = 256, hopLength = Math.floor(nFft / 4), winLength = nFft, epsilon = 1e-5, ...mel } = options;
   const melOptions: MelOptions = { ...mel, nFft };
   return tf.tidy(() => {
     const logMel = (x: tf.Tensor): tf.Tensor =>
-      tf.log(tf.maximum(melFromSpectrogramTf(stftMagnitudeTf(x, { nFft, hopLength, winLength }), melOptions), floor));
+      tf.log(tf.add(melFromSpectrogramTf(stftMagnitudeTf(x, { nFft, hopLength, winLength }), melOptions), epsilon));
     return tf.mean(tf.abs(tf.sub(logMel(target), logMel(prediction)))) as tf.Scalar;
   });
 }
