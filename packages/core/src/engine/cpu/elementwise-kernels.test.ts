@@ -110,13 +110,13 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     expect(err).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  it('Sum matches tfjs cpu over leading, trailing, all and interior axes, with keepDims', async () => {
+  it('Sum and Mean match tfjs cpu over leading, trailing, all and interior axes, with keepDims', async () => {
     const random = seededRandom(22);
     const x = randomArray(random, 3 * 4 * 5 * 6);
     const axesList: (number | number[] | undefined)[] = [undefined, 0, [0, 1, 2], -1, [2, 3], [1, 2, 3], 1, [0, 2], []];
     for (const axis of axesList) {
       for (const keepDims of [false, true]) {
-        const fn = () => tf.sum(tf.tensor4d(x, [3, 4, 5, 6]), axis, keepDims);
+        const fn = () => [tf.sum(tf.tensor4d(x, [3, 4, 5, 6]), axis, keepDims), tf.mean(tf.tensor4d(x, [3, 4, 5, 6]), axis, keepDims)];
         const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
         expect(err, `axis ${JSON.stringify(axis)} keepDims ${keepDims}`).toBeLessThanOrEqual(TOLERANCE);
       }

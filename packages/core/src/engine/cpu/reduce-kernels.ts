@@ -1,12 +1,17 @@
 /**
- * `Sum` over leading or trailing axes without tfjs-cpu's transpose: the bias
- * gradient (sum over batch/spatial axes, leaving channels) and row sums
- * (last-axis reductions such as squared norms) are the common cases.
+ * `Sum` and `Mean` over leading or trailing axes without tfjs-cpu's
+ * transpose and temporaries: the bias gradient (sum over batch/spatial axes,
+ * leaving channels), row sums (last-axis reductions such as squared norms)
+ * and whole-tensor means (losses) are the common cases.
  */
 import { backend_util, util, type KernelFunc } from '@tensorflow/tfjs-core';
 import { allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
 
-export function createSumKernel(original: KernelFunc): KernelFunc {
+/**
+ * `kind` 'mean' follows tfjs-cpu's order of operations exactly: every element
+ * is divided by the reduction size in float32 first, then summed.
+ */
+export function createReduceKernel(kind: 'sum' | 'mean', original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x!;
@@ -24,20 +29,24 @@ export function createSumKernel(original: KernelFunc): KernelFunc {
     const outSize = sizeOf(kept);
     const xs = float32Values(backend, x);
     const out = allocOutput(backend, outSize);
+    const reduceSize = sizeOf(axes.map((d) => x.shape[d]!));
+    const divisor = kind === 'mean' ? reduceSize : 0;
     if (trailing) {
       // Each output sums a contiguous run (this also covers the all-axes case).
-      const run = outSize === 0 ? 0 : xs.length / outSize;
+      const run = reduceSize;
       for (let i = 0; i < outSize; i++) {
         let total = 0;
         const base = i * run;
-        for (let j = 0; j < run; j++) total += xs[base + j]!;
+        if (divisor) for (let j = 0; j < run; j++) total += Math.fround(xs[base + j]! / divisor);
+        else for (let j = 0; j < run; j++) total += xs[base + j]!;
         out[i] = total;
       }
     } else {
       // Column sums over contiguous rows of length outSize; accumulate in double precision like tfjs does.
       const totals = new Float64Array(outSize);
       for (let base = 0; outSize > 0 && base < xs.length; base += outSize) {
-        for (let j = 0; j < outSize; j++) totals[j] += xs[base + j]!;
+        if (divisor) for (let j = 0; j < outSize; j++) totals[j] += Math.fround(xs[base + j]! / divisor);
+        else for (let j = 0; j < outSize; j++) totals[j] += xs[base + j]!;
       }
       out.set(totals);
     }

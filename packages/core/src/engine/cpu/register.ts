@@ -20,7 +20,7 @@ import {
 } from './conv-kernels.js';
 import { createBinaryKernel, createReluKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
-import { createGatherKernel, createSumKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
+import { createGatherKernel, createReduceKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
 import { allocatorOf } from './tensor-data.js';
 
@@ -51,6 +51,7 @@ export const VQKIT_CPU_KERNELS = [
   'Relu',
   'Step',
   'Sum',
+  'Mean',
   'UnsortedSegmentSum',
   'GatherV2',
   'Transpose',
@@ -76,7 +77,8 @@ function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: stri
     ['RealDiv', createBinaryKernel('div', original('RealDiv'))],
     ['Relu', createReluKernel(original('Relu'))],
     ['Step', createStepKernel(original('Step'))],
-    ['Sum', createSumKernel(original('Sum'))],
+    ['Sum', createReduceKernel('sum', original('Sum'))],
+    ['Mean', createReduceKernel('mean', original('Mean'))],
     ['UnsortedSegmentSum', createUnsortedSegmentSumKernel(original('UnsortedSegmentSum'))],
     ['GatherV2', createGatherKernel(original('GatherV2'))],
     ['Transpose', createTransposeKernel(original('Transpose'))],
