@@ -196,7 +196,7 @@ const now = () => performance.now() / 1000;
 
 /** Tensors left over by the timed steps; without warm-up that includes the optimizer's slot variables. */
 function warmupNote(r) {
-  return r.warmup > 0 ? `, tensor delta ${r.leakedTensorsPerRun}` : `, tensor delta ${r.leakedTensorsPerRun} (no warm-up: includes Adam's slots)`;
+  return r.warmup > 0 ? `tensor delta ${r.leakedTensorsPerRun}` : `tensor delta ${r.leakedTensorsPerRun} (no warm-up: includes Adam's slots)`;
 }
 
 function median(values) {
