@@ -51,6 +51,18 @@ describe('siSnr', () => {
     }
   });
 
+  it('measures independent white noise at its nominal SNR within 0.1 dB', () => {
+    const long = speechLike(48000);
+    const longMean = mean(long);
+    const power = energy(long.map((v) => v - longMean)) / long.length;
+    const white = noise(48000, 77); // uniform in ±½: variance 1/12
+    for (const snr of [0, 10, 25]) {
+      const gain = Math.sqrt((power / 10 ** (snr / 10)) * 12);
+      const est = long.map((v, i) => v + gain * white[i]!);
+      expect(Math.abs(siSnr(est, long) - snr), `${snr} dB`).toBeLessThan(0.1);
+    }
+  });
+
   it('ignores the estimate’s scale and both signals’ DC offsets', () => {
     const n = orthogonalNoise(s, 12, 5);
     const est = Float32Array.from(s, (v, i) => v + n[i]!);
