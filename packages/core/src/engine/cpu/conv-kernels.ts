@@ -30,14 +30,40 @@ type ExplicitPadding = backend_util.ExplicitPadding;
 type PadAttr = 'valid' | 'same' | number | ExplicitPadding;
 type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
 
-/** Column-matrix memory shared by all convolution kernels of one backend. */
+/** im2col/col2im implementations (same layout and contract as `./im2col.js`). */
+export interface ColumnOps {
+  im2col(x: Float32Array, g: ConvGeometry, col: Float32Array): void;
+  col2im(col: Float32Array, g: ConvGeometry, dx: Float32Array): void;
+}
+
+/** The JavaScript implementations. */
+export const jsColumnOps: ColumnOps = { im2col, col2im };
+
+/**
+ * The engine's own (WebAssembly, multi-threaded) im2col/col2im when it has
+ * them, else the JavaScript ones.
+ */
+export function columnOpsOf(engine: GemmEngine): ColumnOps {
+  const candidate = engine as GemmEngine & Partial<ColumnOps>;
+  if (typeof candidate.im2col === 'function' && typeof candidate.col2im === 'function') {
+    return {
+      im2col: (x, g, col) => candidate.im2col!(x, g, col),
+      col2im: (col, g, dx) => candidate.col2im!(col, g, dx),
+    };
+  }
+  return jsColumnOps;
+}
+
+/** Column-matrix memory and column operations shared by all convolution kernels of one backend. */
 export class ConvScratch {
   readonly col: ScratchBuffer;
   /** Flipped, channel-swapped filters for the stride-1 input gradient. */
   readonly filter: ScratchBuffer;
-  constructor(allocator?: FloatAllocator) {
+  readonly columns: ColumnOps;
+  constructor(allocator?: FloatAllocator, columns: ColumnOps = jsColumnOps) {
     this.col = new ScratchBuffer(allocator);
     this.filter = new ScratchBuffer(allocator);
+    this.columns = columns;
   }
   release(): void {
     this.col.release();
@@ -72,7 +98,7 @@ export function convForward(gemm: GemmEngine, scratch: ConvScratch, x: Float32Ar
   let a = x;
   if (!isPointwise(g)) {
     a = scratch.col.get(m * k);
-    im2col(x, g, a);
+    scratch.columns.im2col(x, g, a);
   }
   gemm.sgemm({ m, n, k, a, b: w, c: y });
   return y;
@@ -88,7 +114,7 @@ export function convBackpropFilter(gemm: GemmEngine, scratch: ConvScratch, x: Fl
   let a = x;
   if (!isPointwise(g)) {
     a = scratch.col.get(m * k);
-    im2col(x, g, a);
+    scratch.columns.im2col(x, g, a);
   }
   gemm.sgemm({ m: k, n, k: m, a, b: dy, c: dw, transA: true });
   return dw;
@@ -110,7 +136,7 @@ export function convBackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Fl
   }
   const col = scratch.col.get(m * k);
   gemm.sgemm({ m, n: k, k: n, a: dy, b: w, c: col, transB: true });
-  col2im(col, g, dx);
+  scratch.columns.col2im(col, g, dx);
   return dx;
 }
 
@@ -151,7 +177,9 @@ function stride1BackpropInput(gemm: GemmEngine, scratch: ConvScratch, dy: Float3
   const m = colRows(transposed);
   const k = colCols(transposed);
   const col = scratch.col.get(m * k);
-  im2col(dy, transposed, col);
+  // Padding larger than the filter mirrors to a negative pad (a crop), which only the JavaScript im2col handles.
+  const columns = transposed.padInfo.top < 0 || transposed.padInfo.left < 0 ? jsColumnOps : scratch.columns;
+  columns.im2col(dy, transposed, col);
   gemm.sgemm({ m, n: ci, k, a: col, b: flipped, c: dx });
   return dx;
 }

@@ -12,6 +12,7 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { BackendError } from '../../errors.js';
 import type { GemmEngine } from '../gemm.js';
 import {
+  columnOpsOf,
   ConvScratch,
   createConv2D,
   createConv2DBackpropFilter,
@@ -117,7 +118,7 @@ export function registerVqkitCpuBackend(options: VqkitCpuBackendOptions): string
     return config.kernelFunc;
   };
   const allocator = allocatorOf(options.gemm);
-  const scratch = new ConvScratch(allocator);
+  const scratch = new ConvScratch(allocator, columnOpsOf(options.gemm));
   const fast = overrides(options.gemm, scratch, original);
   if (!tf.registerBackend(name, () => new PooledCpuBackend({ allocator }), options.priority ?? 0)) {
     throw new BackendError(`a tfjs backend named '${name}' is already registered by someone else`);
