@@ -6,9 +6,16 @@
  * - SI-SNR (dB): scale-invariant signal-to-noise ratio (Le Roux et al. 2019).
  * - LSD (dB): log-spectral distance.
  * - MCD (dB): mel-cepstral distortion, MFCC-based.
+ *
+ * Floors: LSD and MCD take logs of powers, so empty bins need a floor. It is
+ * set relative to the *reference*: `dynamicRangeDb` (default 80 dB) below
+ * its loudest bin (never below an absolute 1e-10). An absolute floor alone
+ * lets bins far below any real noise floor dominate — e.g. the few bins a
+ * band-limited resampler empties above its cutoff would add tens of dB of
+ * "distortion" to an otherwise transparent round trip.
  */
 import { InvalidArgumentError } from '@vqkit/core';
-import { mfcc, stftPower, type Spectrogram, type StftOptions } from './dsp.js';
+import { applyFilterbank, dctII, melFilterbank, stftPower, type Spectrogram, type StftOptions } from './dsp.js';
 
 function checkPair(estimate: Float32Array, reference: Float32Array, what: string): void {
   if (estimate.length !== reference.length) {
@@ -63,22 +70,32 @@ export function siSnr(estimate: Float32Array, reference: Float32Array): number {
 export interface LogSpectralDistanceOptions extends Partial<StftOptions> {
   /** nFft default 256 (32 ms at 8 kHz); hop nFft/4; Hann window. */
   nFft?: number;
-  /** Power floor: P ← max(P, floor) before the log, so silent bins give a finite, zero distance. Default 1e-10 (−100 dB). */
-  floor?: number;
+  /** Floor powers at this many dB below the reference's loudest bin. Default 80. */
+  dynamicRangeDb?: number;
+}
+
+/** Absolute lower bound of the relative floors (−100 dB re full-scale power). */
+const ABSOLUTE_POWER_FLOOR = 1e-10;
+
+function relativeFloor(referencePowers: Float32Array, dynamicRangeDb: number, what: string): number {
+  if (!(dynamicRangeDb > 0)) throw new InvalidArgumentError(`${what}: dynamicRangeDb must be positive, got ${dynamicRangeDb}`);
+  let max = 0;
+  for (const v of referencePowers) max = Math.max(max, v);
+  return Math.max(ABSOLUTE_POWER_FLOOR, max * 10 ** (-dynamicRangeDb / 10));
 }
 
 /**
  * Log-spectral distance in dB:
  * LSD = mean over frames t of √( mean over bins k of (10·log10(P_ref[t,k] / P_est[t,k]))² ),
- * with P the STFT power floored at `floor`. A gain g on the estimate gives
- * exactly |20·log10 g| where all bins are above the floor.
+ * with P the STFT power floored (see the module comment). A gain g on the
+ * estimate gives exactly |20·log10 g| where all bins are above the floor.
  */
 export function logSpectralDistance(estimate: Float32Array, reference: Float32Array, options: LogSpectralDistanceOptions = {}): number {
   checkPair(estimate, reference, 'logSpectralDistance');
-  const { floor = 1e-10, nFft = 256, ...stft } = options;
-  if (!(floor > 0)) throw new InvalidArgumentError(`logSpectralDistance: floor must be positive, got ${floor}`);
+  const { dynamicRangeDb = 80, nFft = 256, ...stft } = options;
   const est = stftPower(estimate, { ...stft, nFft });
   const ref = stftPower(reference, { ...stft, nFft });
+  const floor = relativeFloor(ref.data, dynamicRangeDb, 'logSpectralDistance');
   let total = 0;
   for (let f = 0; f < ref.frames; f++) {
     let sum = 0;
@@ -131,21 +148,26 @@ export interface MelCepstralDistortionOptions {
   hopLength?: number;
   /** Mel bands. Default 40. */
   nMels?: number;
-  /** Power floor before ln. Default 1e-10. */
-  floor?: number;
+  /** Floor mel powers at this many dB below the reference's loudest mel bin. Default 80. */
+  dynamicRangeDb?: number;
 }
 
 /**
  * Mel-cepstral distortion in dB, using MFCCs (orthonormal DCT-II of the
- * natural-log Slaney mel power spectrum) as the mel cepstrum — the common
+ * natural-log Slaney mel power spectrum, floored as in the module comment;
+ * the same coefficients as {@link mfcc} up to the floor) as the mel cepstrum — the common
  * approximation of SPTK mel-cepstra, so absolute values are comparable
  * between runs of this function, not with papers using SPTK.
  */
 export function melCepstralDistortion(estimate: Float32Array, reference: Float32Array, options: MelCepstralDistortionOptions): number {
   checkPair(estimate, reference, 'melCepstralDistortion');
-  const { sampleRate, order = 13, nFft = 256, hopLength = Math.floor(nFft / 4), nMels = 40, floor = 1e-10 } = options;
-  const opts = { sampleRate, nFft, hopLength, nMels, nMfcc: order + 1, floor };
-  return mcdFromCepstra(mfcc(estimate, opts), mfcc(reference, opts), order);
+  const { sampleRate, order = 13, nFft = 256, hopLength = Math.floor(nFft / 4), nMels = 40, dynamicRangeDb = 80 } = options;
+  const filterbank = melFilterbank({ sampleRate, nFft, nMels });
+  const refMel = applyFilterbank(stftPower(reference, { nFft, hopLength }), filterbank);
+  const estMel = applyFilterbank(stftPower(estimate, { nFft, hopLength }), filterbank);
+  const floor = relativeFloor(refMel.data, dynamicRangeDb, 'melCepstralDistortion');
+  const cepstra = (mel: Spectrogram): Spectrogram => dctII({ ...mel, data: mel.data.map((v) => Math.log(Math.max(v, floor))) }, order + 1);
+  return mcdFromCepstra(cepstra(estMel), cepstra(refMel), order);
 }
 
 /** The three reconstruction metrics for one clip. */
