@@ -57,22 +57,33 @@ export function sizeOf(shape: readonly number[]): number {
  */
 export class ScratchBuffer {
   private buffer: Float32Array | undefined;
+  /** True when `buffer` is a heap fallback that the allocator must not free. */
+  private onHeap = false;
   /** Where the memory comes from; default the JavaScript heap. */
   constructor(private readonly allocator: FloatAllocator = heapAllocator) {}
   /** A view of at least `length` floats; contents are unspecified. */
   get(length: number): Float32Array {
     const current = this.buffer;
     if (!current || current.length < length) {
-      if (current) this.allocator.free(current);
+      if (current && !this.onHeap) this.allocator.free(current);
+      this.onHeap = false;
       this.buffer = undefined;
-      this.buffer = this.allocator.alloc(Math.max(length, Math.ceil((current?.length ?? 0) * 1.5)));
+      const size = Math.max(length, Math.ceil((current?.length ?? 0) * 1.5));
+      try {
+        this.buffer = this.allocator.alloc(size);
+      } catch {
+        // The allocator's memory is exhausted: heap memory still works (operands are then copied).
+        this.buffer = new Float32Array(length);
+        this.onHeap = true;
+      }
     }
     return this.buffer!.subarray(0, length);
   }
   /** Returns the memory (e.g. when the backend is removed). */
   release(): void {
-    if (this.buffer) this.allocator.free(this.buffer);
+    if (this.buffer && !this.onHeap) this.allocator.free(this.buffer);
     this.buffer = undefined;
+    this.onHeap = false;
   }
 }
 
