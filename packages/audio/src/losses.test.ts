@@ -34,9 +34,11 @@ beforeAll(async () => {
 describe.each(losses)('%s loss', (_name, loss) => {
   const n = 800;
   const clean = speechLike(n);
+  const noiseA = noise(n, 7);
+  const noiseB = noise(n, 8);
   const batchOf = (noiseLevel: number): tf.Tensor2D => {
-    const a = clean.map((v, i) => v + noiseLevel * noise(n, 7)[i]!);
-    const b = clean.map((v, i) => 0.5 * v + noiseLevel * noise(n, 8)[i]!);
+    const a = clean.map((v, i) => v + noiseLevel * noiseA[i]!);
+    const b = clean.map((v, i) => 0.5 * v + noiseLevel * noiseB[i]!);
     return tf.tensor2d([...a, ...b], [2, n]);
   };
 
@@ -104,7 +106,8 @@ describe('on the vqkit-cpu engine', () => {
     const fast = await initEngine({ backend: 'vqkit-cpu' }).catch(() => undefined);
     if (fast === undefined) return; // engine not built here; nothing to compare
     const n = 800;
-    const pred = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 0.3 + 0.05 * noise(2 * n, 21)[i]!);
+    const jitter = noise(2 * n, 21);
+    const pred = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 0.3 + 0.05 * jitter[i]!);
     const target = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 0.3);
     const run = (): { values: number[]; grads: Float32Array[] } => {
       const p = tf.tensor2d(pred, [2, n]);

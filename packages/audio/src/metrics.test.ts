@@ -114,8 +114,9 @@ describe('mel-cepstral distortion', () => {
   });
 
   it('equals the MCD of the MFCCs when no band is near the floor', () => {
-    const s = speechLike(4000).map((v, i) => v + 0.01 * noise(4000, 11)[i]!);
-    const est = s.map((v, i) => v + 0.05 * noise(4000, 14)[i]!);
+    const [n1, n2] = [noise(4000, 11), noise(4000, 14)];
+    const s = speechLike(4000).map((v, i) => v + 0.01 * n1[i]!);
+    const est = s.map((v, i) => v + 0.05 * n2[i]!);
     const opts = { sampleRate: 8000, nFft: 256, hopLength: 64, nMels: 40, nMfcc: 14 };
     expect(melCepstralDistortion(est, s, { sampleRate: 8000 })).toBeCloseTo(mcdFromCepstra(mfcc(est, opts), mfcc(s, opts), 13), 4);
   });
@@ -137,7 +138,8 @@ describe('mel-cepstral distortion', () => {
 
 describe('reconstructionMetrics', () => {
   it('bundles the three metrics with 32 ms frames', () => {
-    const s = speechLike(8000).map((v, i) => v + 0.01 * noise(8000, 12)[i]!);
+    const background = noise(8000, 12);
+    const s = speechLike(8000).map((v, i) => v + 0.01 * background[i]!);
     const n = orthogonalNoise(s, 15, 13);
     const est = Float32Array.from(s, (v, i) => v + n[i]!);
     const m = reconstructionMetrics(est, s, 16000);
