@@ -18,8 +18,8 @@
  * its decode scaling exactly and feed its encoder values that land on the
  * intended integer codes, which makes 16-bit round trips bit-exact.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { FileFormatError, InvalidArgumentError } from '@vqkit/core';
+import { readFile } from 'node:fs/promises';
+import { FileFormatError, InvalidArgumentError, writeFileAtomicAsync } from '@vqkit/core';
 import * as nodeWav from 'node-wav';
 import { resample } from './resample.js';
 
@@ -281,7 +281,7 @@ export function encodeWav(samples: Float32Array | readonly Float32Array[], optio
 }
 
 /**
- * Writes a WAV file.
+ * Writes a WAV file atomically (a crash never leaves a half-written file).
  * @param path destination file.
  * @param samples one channel, or one Float32Array per channel (equal lengths).
  */
@@ -290,7 +290,7 @@ export async function writeWav(
   samples: Float32Array | readonly Float32Array[],
   options: WavWriteOptions,
 ): Promise<void> {
-  await writeFile(path, encodeWav(samples, options));
+  await writeFileAtomicAsync(path, encodeWav(samples, options));
 }
 
 /** Downmixes channels to mono by averaging (a copy, even for one channel). */
