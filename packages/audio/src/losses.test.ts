@@ -101,10 +101,10 @@ describe('STFT loss terms', () => {
 });
 
 describe('on the vqkit-cpu engine', () => {
-  it('gives the same losses and gradients as tfjs cpu', async () => {
+  it('gives the same losses and gradients as tfjs cpu', async (ctx) => {
     const { initEngine } = await import('@vqkit/core');
     const fast = await initEngine({ backend: 'vqkit-cpu' }).catch(() => undefined);
-    if (fast === undefined) return; // engine not built here; nothing to compare
+    if (fast === undefined) ctx.skip('vqkit-cpu engine is not available in this build');
     const n = 800;
     const jitter = noise(2 * n, 21);
     const pred = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 0.3 + 0.05 * jitter[i]!);
