@@ -9,3 +9,4 @@ export * from './prior-model.js';
 export * from './train.js';
 export * from './sample-prior.js';
 export * from './entropy.js';
+export * from './gpt/ops.js';

@@ -11,7 +11,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, Rng, VqkitError, type Seed } from '@vqkit/core';
 import type { TokenRange } from './layout.js';
-import type { GPT, KVCache } from './gpt/model.js';
+import { GPT, type KVCache } from './gpt/model.js';
+
+/** A GPT, or anything holding one (a `PriorModel`). */
+export type GPTSource = GPT | { readonly gpt: GPT };
+
+function asGPT(source: GPTSource): GPT {
+  return source instanceof GPT ? source : source.gpt;
+}
 
 /** How to turn logits into a sampling distribution. */
 export interface SamplingOptions {
@@ -311,7 +318,8 @@ function resolvePrompts(model: GPT, options: GenerateOptions): ArrayLike<number>
  * Generates `maxNewTokens` tokens per row, autoregressively with the KV cache.
  * Returns the generated tokens only (without the prompt), one Int32Array per row.
  */
-export function generate(model: GPT, options: GenerateOptions): Int32Array[] {
+export function generate(source: GPTSource, options: GenerateOptions): Int32Array[] {
+  const model = asGPT(source);
   const steps = options.maxNewTokens;
   if (!Number.isInteger(steps) || steps < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${steps}`);
   checkSampling(options);
@@ -376,7 +384,8 @@ export interface TokenPredictorOptions extends DecodingSessionOptions {
 export class TokenPredictor {
   private readonly session: DecodingSession;
 
-  constructor(model: GPT, options: TokenPredictorOptions = {}) {
+  constructor(source: GPTSource, options: TokenPredictorOptions = {}) {
+    const model = asGPT(source);
     const [prompt] = resolvePrompts(model, { maxNewTokens: 0, prompt: options.prompt, classIndex: options.classIndex });
     this.session = new DecodingSession(model, [prompt!], options);
   }
@@ -409,8 +418,8 @@ export class TokenPredictor {
  * One-shot next-token probabilities after `prefix` (a whole forward pass;
  * use {@link TokenPredictor} when predicting a sequence position by position).
  */
-export function nextTokenProbabilities(model: GPT, prefix: ArrayLike<number>, range?: TokenRange): Float32Array {
-  const predictor = new TokenPredictor(model, { prompt: prefix });
+export function nextTokenProbabilities(source: GPTSource, prefix: ArrayLike<number>, range?: TokenRange): Float32Array {
+  const predictor = new TokenPredictor(source, { prompt: prefix });
   try {
     return predictor.probabilities(range);
   } finally {

@@ -68,7 +68,7 @@ describe('trainPrior', () => {
     const down = generate(prior.gpt, { prompt: [vocabulary.firstClassId + 1, 3], maxNewTokens: LENGTH - 1, temperature: 0 });
     expect(Array.from(up[0]!)).toEqual(Array.from({ length: LENGTH - 1 }, (_, t) => (3 + t + 1) % K));
     expect(Array.from(down[0]!)).toEqual(Array.from({ length: LENGTH - 1 }, (_, t) => (((3 - t - 1) % K) + K) % K));
-    const sampled = generate(prior.gpt, { classIndex: [0, 1], maxNewTokens: LENGTH, seed: 3, temperature: 0.5, constrain: imageTokenConstraint(vocabulary) });
+    const sampled = generate(prior, { classIndex: [0, 1], maxNewTokens: LENGTH, seed: 3, temperature: 0.5, constrain: imageTokenConstraint(vocabulary) });
     const isUp = (r: Int32Array): boolean => r.every((v, t) => t === 0 || v === (r[t - 1]! + 1) % K);
     expect(isUp(sampled[0]!)).toBe(true);
     expect(isUp(sampled[1]!)).toBe(false);

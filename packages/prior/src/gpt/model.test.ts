@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { createVocabulary } from '../vocabulary.js';
-import { GPT, geluNew, type KVCache } from './model.js';
+import { GPT, type KVCache } from './model.js';
+import { geluNew } from './ops.js';
 
 const vocabulary = createVocabulary({ codebookSize: 13, numClasses: 2 });
 

@@ -23,14 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Embedding, InvalidArgumentError, LayerNorm, Linear, Module, Rng, deriveSeed } from '@vqkit/core';
 import { resolveGPTConfig, type GPTConfig, type GPTConfigOptions } from './config.js';
-
-/** GPT-2's `gelu_new`: the tanh approximation of GELU. */
-export function geluNew(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x)))));
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-  });
-}
+import { embeddingLookup, geluNew, softmaxLastAxis } from './ops.js';
 
 /** Keys and values of one block for the positions seen so far: [B, nHead, length, headDim]. */
 export interface LayerKV {
@@ -96,11 +89,16 @@ class Attention extends Module {
     const [B, T, C] = x.shape;
     const H = this.config.nHead;
     const hd = C / H;
-    // One transpose [B,T,3,H,hd] → [3,B,H,T,hd], then q/k/v are contiguous slices along
-    // the leading axis (tfjs-cpu copies contiguous slices in bulk; column slices of
-    // [B,T,3C] go element by element and dominated the step time).
-    const qkv = tf.transpose(tf.reshape(this.cAttn.forward(x), [B, T, 3, H, hd]), [2, 0, 3, 1, 4]);
-    const part = (i: number): tf.Tensor4D => tf.reshape(tf.slice(qkv, [i, 0, 0, 0, 0], [1, B, H, T, hd]), [B, H, T, hd]);
+    // q, k and v from column blocks of the fused c_attn weight: slicing the small
+    // [C, 3C] weight (and padding its gradient) is far cheaper on tfjs-cpu than
+    // slicing or transposing the [B, T, 3C] activations.
+    const x2d = tf.reshape(x, [B * T, C]) as tf.Tensor2D;
+    const w = this.cAttn.weight;
+    const b = this.cAttn.bias!;
+    const part = (i: number): tf.Tensor4D => {
+      const y = tf.add(tf.matMul(x2d, tf.slice(w, [0, i * C], [C, C]) as tf.Tensor2D), tf.slice(b, [i * C], [C]));
+      return tf.transpose(tf.reshape(y, [B, T, H, hd]), [0, 2, 1, 3]);
+    };
     const q = part(0);
     let k = part(1);
     let v = part(2);
@@ -110,7 +108,7 @@ class Attention extends Module {
     }
     let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)) as tf.Tensor4D;
     if (mask) scores = tf.add(scores, mask);
-    let probs: tf.Tensor = tf.softmax(scores, -1);
+    let probs: tf.Tensor = softmaxLastAxis(scores);
     probs = dropout(probs, this.config.dropout, options);
     const attended = tf.matMul(probs as tf.Tensor4D, v);
     const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [B, T, C]);
@@ -194,32 +192,6 @@ class Transformer extends Module {
     this.h = this.addModule('h', new BlockList(blocks));
     this.lnF = this.addModule('ln_f', new LayerNorm({ dim: C, eps: config.layerNormEps }));
   }
-}
-
-/**
- * `weight[indices]` with a scatter-add gradient computed in JavaScript.
- * tfjs-cpu's gather gradient (UnsortedSegmentSum) loops over every table row
- * for every index — O(rows · N · C), ruinous for a 1k-entry vocabulary —
- * whereas the scatter-add is O(N · C). The indices are known on the host.
- */
-function embeddingLookup(weight: tf.Variable, indices: Int32Array, shape: number[]): tf.Tensor {
-  const [rows, C] = weight.shape as [number, number];
-  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const w = args[0] as tf.Tensor;
-    const value = tf.reshape(tf.gather(w, tf.tensor1d(indices, 'int32')), [...shape, C]);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
-      const d = dy.dataSync();
-      const g = new Float32Array(rows * C);
-      for (let i = 0; i < indices.length; i++) {
-        const src = i * C;
-        const dst = indices[i]! * C;
-        for (let c = 0; c < C; c++) g[dst + c]! += d[src + c]!;
-      }
-      return tf.tensor2d(g, [rows, C]);
-    };
-    return { value, gradFunc };
-  });
-  return lookup(weight);
 }
 
 function dropout(x: tf.Tensor, rate: number, options: ForwardOptions): tf.Tensor {

@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { embeddingLookup, softmaxLastAxis } from './ops.js';
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('ops', () => {
+  it('softmaxLastAxis matches tf.softmax in value and gradient, and survives the causal mask', () => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.add(tf.randomNormal([2, 3, 5, 7], 0, 3, 'float32', 1), tf.tensor1d([0, 0, 0, -1e9, 0, -1e9, 0]));
+      const probe = tf.randomNormal([2, 3, 5, 7], 0, 1, 'float32', 2);
+      expect(maxAbsDiff(softmaxLastAxis(x).dataSync(), tf.softmax(x).dataSync())).toBeLessThan(1e-6);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(softmaxLastAxis(t), probe)))(x).dataSync();
+      const ref = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(t), probe)))(x).dataSync();
+      expect(maxAbsDiff(g, ref)).toBeLessThan(1e-5);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('embeddingLookup matches tf.gather in value and gradient (repeated indices accumulate)', () => {
+    tf.tidy(() => {
+      const table = tf.randomNormal([6, 4], 0, 1, 'float32', 3);
+      const idx = Int32Array.from([5, 0, 5, 2, 2, 2]);
+      const probe = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 4);
+      const mine = (w: tf.Tensor): tf.Tensor => tf.sum(tf.mul(embeddingLookup(w, idx, [2, 3]), probe));
+      const ref = (w: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.gather(w, tf.tensor2d(idx, [2, 3], 'int32')), probe));
+      expect(mine(table).dataSync()[0]).toBeCloseTo(ref(table).dataSync()[0]!, 5);
+      expect(maxAbsDiff(tf.grad(mine)(table).dataSync(), tf.grad(ref)(table).dataSync())).toBeLessThan(1e-5);
+    });
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Differentiable building blocks of the GPT whose tfjs defaults are either
+ * not GPT-2's (GELU) or slow on the pure-JS CPU backends (softmax, gather
+ * gradients). Each is checked against the plain tfjs formulation in tests.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** GPT-2's `gelu_new`: the tanh approximation of GELU. */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.mul(x, x)))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  });
+}
+
+/**
+ * Softmax over the last axis from elementwise ops, with the analytic gradient
+ * y·(dy − Σ dy·y). tfjs-cpu's fused Softmax kernel is ~10x slower than these
+ * ops on attention-sized tensors and dominated the training step.
+ */
+export const softmaxLastAxis: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  const e = tf.exp(tf.sub(x, tf.max(x, -1, true)));
+  const y = tf.div(e, tf.sum(e, -1, true));
+  save([y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const out = saved[0]!;
+      return tf.mul(out, tf.sub(dy, tf.sum(tf.mul(dy, out), -1, true)));
+    },
+  };
+});
+
+/**
+ * `weight[indices]` with a scatter-add gradient computed in JavaScript.
+ * tfjs-cpu's gather gradient (UnsortedSegmentSum) loops over every table row
+ * for every index — O(rows · N · C), ruinous for a 1k-entry vocabulary —
+ * whereas the scatter-add is O(N · C). The indices are known on the host.
+ */
+export function embeddingLookup(weight: tf.Tensor, indices: Int32Array, shape: number[]): tf.Tensor {
+  const [rows, C] = weight.shape as [number, number];
+  const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const w = args[0] as tf.Tensor;
+    const value = tf.reshape(tf.gather(w, tf.tensor1d(indices, 'int32')), [...shape, C]);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+      const d = dy.dataSync();
+      const g = new Float32Array(rows * C);
+      for (let i = 0; i < indices.length; i++) {
+        const src = i * C;
+        const dst = indices[i]! * C;
+        for (let c = 0; c < C; c++) g[dst + c]! += d[src + c]!;
+      }
+      return tf.tensor2d(g, [rows, C]);
+    };
+    return { value, gradFunc };
+  });
+  return lookup(weight);
+}
+
