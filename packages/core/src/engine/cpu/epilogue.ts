@@ -6,6 +6,7 @@
  */
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { getKernel, type TensorInfo } from '@tensorflow/tfjs-core';
+import { InvalidArgumentError } from '../../errors.js';
 import { callKernel, float32Values, sizeOf } from './tensor-data.js';
 
 /** tfjs's fused activation names. */
@@ -102,7 +103,7 @@ function activationKernel(activation: string): string {
     sigmoid: 'Sigmoid',
   };
   const name = names[activation];
-  if (!name) throw new Error(`Activation ${activation} has not been implemented for the CPU backend.`);
+  if (!name) throw new InvalidArgumentError(`fused activation '${activation}' is not supported; use one of ${Object.keys(names).join(', ')}`);
   return name;
 }
 

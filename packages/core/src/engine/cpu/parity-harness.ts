@@ -3,6 +3,7 @@
  * kernel parity tests; also handy when adding a kernel).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BackendError } from '../../errors.js';
 import { referenceGemm, type GemmEngine } from '../gemm.js';
 import { loadGemmEngine } from './index.js';
 import { registerVqkitCpuBackend } from './register.js';
@@ -37,7 +38,7 @@ export interface BackendResult {
 
 /** Runs `fn` with `backend` active and returns copies of its outputs (all intermediates disposed). */
 export async function runOnBackend(backend: string, fn: () => tf.Tensor | tf.Tensor[]): Promise<BackendResult> {
-  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
+  if (!(await tf.setBackend(backend))) throw new BackendError(`backend ${backend} failed to initialise`);
   const outs = tf.tidy(() => {
     const r = fn();
     return Array.isArray(r) ? r : [r];

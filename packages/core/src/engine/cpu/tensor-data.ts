@@ -5,6 +5,7 @@
  */
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { BackendError } from '../../errors.js';
 
 /** The argument tfjs passes to a kernel function (typed for the CPU backend). */
 export interface CpuKernelArgs {
@@ -24,7 +25,7 @@ export function asKernelFunc(fn: CpuKernelFunc): KernelFunc {
 /** Calls a tfjs kernel function (the original `cpu` implementation we delegate to). */
 export function callKernel(fn: KernelFunc, args: CpuKernelArgs): TensorInfo {
   const out = fn(args as unknown as Parameters<KernelFunc>[0]);
-  if (Array.isArray(out)) throw new Error('internal: expected a kernel with a single output');
+  if (Array.isArray(out)) throw new BackendError('internal error: a vqkit-cpu kernel delegated to a multi-output tfjs kernel');
   return out;
 }
 
@@ -35,7 +36,7 @@ export function float32Values(backend: MathBackendCPU, tensor: TensorInfo): Floa
   // Complex or not-yet-materialised storage: let the backend produce the values.
   const read = backend.readSync(tensor.dataId);
   if (read instanceof Float32Array) return read;
-  throw new Error(`internal: tensor of dtype ${tensor.dtype} has no float32 storage`);
+  throw new BackendError(`internal error: a ${tensor.dtype} tensor has no float32 storage on the vqkit-cpu backend`);
 }
 
 /** True when every tensor is float32 (the only dtype our fast paths handle). */
