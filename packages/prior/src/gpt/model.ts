@@ -89,14 +89,19 @@ class Attention extends Module {
     const [B, T, C] = x.shape;
     const H = this.config.nHead;
     const hd = C / H;
-    // q, k and v from column blocks of the fused c_attn weight: slicing the small
-    // [C, 3C] weight (and padding its gradient) is far cheaper on tfjs-cpu than
-    // slicing or transposing the [B, T, 3C] activations.
+    // q, k and v are column blocks of the fused c_attn output. tfjs-cpu slices
+    // column blocks element by element, so slice whichever is smaller: the
+    // [B·T, 3C] activations (decoding, B·T ≤ C) or the [C, 3C] weight
+    // (training, where slicing activations and padding their gradients
+    // dominated the step time).
     const x2d = tf.reshape(x, [B * T, C]) as tf.Tensor2D;
     const w = this.cAttn.weight;
     const b = this.cAttn.bias!;
+    const qkv = B * T <= C ? tf.add(tf.matMul(x2d, w as tf.Tensor2D), b) : undefined;
     const part = (i: number): tf.Tensor4D => {
-      const y = tf.add(tf.matMul(x2d, tf.slice(w, [0, i * C], [C, C]) as tf.Tensor2D), tf.slice(b, [i * C], [C]));
+      const y = qkv
+        ? tf.slice(qkv, [0, i * C], [B * T, C])
+        : tf.add(tf.matMul(x2d, tf.slice(w, [0, i * C], [C, C]) as tf.Tensor2D), tf.slice(b, [i * C], [C]));
       return tf.transpose(tf.reshape(y, [B, T, H, hd]), [0, 2, 1, 3]);
     };
     const q = part(0);
