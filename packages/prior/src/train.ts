@@ -27,6 +27,7 @@ import type { GPTConfig } from './gpt/config.js';
 import { GPT, type GPTOptions } from './gpt/model.js';
 import { AdamW, learningRateAt } from './optim.js';
 import { PriorModel, type PriorMetadata } from './prior-model.js';
+import type { GPTSource } from './sampling.js';
 
 /** Progress of a training run, reported every `logEvery` steps and after each validation. */
 export interface PriorTrainProgress {
@@ -163,12 +164,26 @@ function batchLoss(model: GPT, batch: WindowBatch, training: boolean, dropoutRng
   return tf.div(tf.sum(tf.mul(nll, weights)), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
 }
 
-/** Validation over all windows of `sequences`: exact mean code length of every predicted token. */
-export function evaluatePrior(
-  model: GPT,
-  sequences: TokenSequences,
-  options: { batchSize?: number; prefixLength?: number; windowAlign?: number; tokensPerPixel?: number; tokensPerSecond?: number } = {},
-): PriorValidation {
+/** Options of {@link evaluatePrior}. */
+export interface EvaluatePriorOptions {
+  /** Windows per forward pass. Default 16. */
+  batchSize?: number;
+  /** Leading condition tokens of every sequence (never scored). Default 1. */
+  prefixLength?: number;
+  /** Alignment of the windows of long sequences. Default 1. */
+  windowAlign?: number;
+  /** Code tokens per pixel, to report bits per pixel. */
+  tokensPerPixel?: number;
+  /** Tokens per second of signal, to report bits per second. */
+  tokensPerSecond?: number;
+}
+
+/**
+ * The prior's code length on `sequences`: exact mean over every predicted
+ * token (sequences longer than the context are scored window by window).
+ */
+export function evaluatePrior(source: GPTSource, sequences: TokenSequences, options: EvaluatePriorOptions = {}): PriorValidation {
+  const model = source instanceof GPT ? source : source.gpt;
   const list = toSequenceList(sequences, model.config.vocabSize, 'validation');
   const spec: WindowSpec = { nPositions: model.config.nPositions, prefixLength: options.prefixLength ?? 1, windowAlign: options.windowAlign ?? 1 };
   const windows = list.flatMap((s) => evaluationWindows(s, spec));
