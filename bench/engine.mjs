@@ -5,7 +5,7 @@
 //   --threads N        worker threads for vqkit-cpu (default: all cores)
 //   --backends a,b     backends to measure (default: vqkit-cpu,cpu)
 //   --steps N          timed training steps on vqkit-cpu (default 20)
-//   --cpu-steps N      timed training steps on tfjs cpu (default 1; it runs at ~1 image/s)
+//   --cpu-steps N      timed training steps on tfjs cpu (default 1; it trains at ~0.2 images/s)
 //   --cpu-batch N      batch size for tfjs cpu's VQ-VAE runs (default 16, to keep it to minutes;
 //                      its images/s hardly depends on the batch)
 //   --data D           fashion (default when the dataset is installed) or random
@@ -15,7 +15,8 @@
 //   --check N          first train N steps (batch 8) from the same initial weights
 //                      on tfjs cpu and on vqkit-cpu and print both loss curves
 // Prints one table and writes bench/results/engine-<timestamp>.json.
-// Timings are best-of-N: the machine is shared and noisy.
+// GEMM rates are best-of-N and images/s use the median step: timings on a
+// shared machine are noisy.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,14 +54,21 @@ function parseArgs(argv) {
     else if (arg === '--check') opts.check = int();
     else if (arg === '--quick') opts.quick = true;
     else if (arg === '--help' || arg === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 14).join('\n'));
+      const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+      console.log(lines.slice(0, lines.findIndex((line) => !line.startsWith('//'))).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }
   if (opts.quick) opts.steps = Math.min(opts.steps, 6);
   return opts;
 }
-const opts = parseArgs(process.argv.slice(2));
+let opts;
+try {
+  opts = parseArgs(process.argv.slice(2));
+} catch (err) {
+  console.error(`bench/engine: ${err.message}`);
+  process.exit(2);
+}
 
 // ---------------------------------------------------------------- data
 const FASHION = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
