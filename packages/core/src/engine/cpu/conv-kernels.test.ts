@@ -131,6 +131,17 @@ describe.each(backends)('convolutions on $name', ({ name }) => {
     }
   });
 
+  it('delegates NCHW convolutions to the original kernels with identical results', async () => {
+    const random = seededRandom(16);
+    const x = randomArray(random, 2 * 3 * 6 * 5);
+    const w = randomArray(random, 3 * 3 * 3 * 4);
+    const fn = () => tf.conv2d(tf.tensor4d(x, [2, 3, 6, 5]), tf.tensor4d(w, [3, 3, 3, 4]), 1, 'same', 'NCHW');
+    const ours = await runOnBackend(name, fn);
+    const reference = await runOnBackend('cpu', fn);
+    expect(ours.shapes).toEqual([[2, 4, 6, 5]]);
+    expect(Array.from(ours.values[0]!)).toEqual(Array.from(reference.values[0]!));
+  });
+
   it('conv1d and conv2dTranspose (forward and gradients) match tfjs cpu', async () => {
     const random = seededRandom(14);
     const x1 = randomArray(random, 2 * 20 * 3);

@@ -70,6 +70,14 @@ describe.each(backends)('BatchMatMul / _FusedMatMul on $name', ({ name }) => {
     }
   });
 
+  it('delegates int32 products to the original kernel (exact, int32-typed)', async () => {
+    await tf.setBackend(name);
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor2d([5, 6, 7, 8], [2, 2], 'int32')));
+    expect(product.dtype).toBe('int32');
+    expect(Array.from(product.dataSync())).toEqual([19, 22, 43, 50]);
+    product.dispose();
+  });
+
   it('rejects mismatched inner dimensions with tfjs error', async () => {
     await tf.setBackend(name);
     expect(() => tf.matMul(tf.ones([2, 3]), tf.ones([4, 2]))).toThrow(/inner shapes/);
