@@ -169,6 +169,48 @@ describe('GPT', () => {
     model.dispose();
   });
 
+  // B·T = 12 ≤ nEmbd takes the fused-matmul attention path, 20 > nEmbd the per-head broadcast path.
+  for (const T of [6, 10]) it(`weight gradients match finite differences (attention, MLP, LayerNorm, tied embedding; T=${T})`, () => {
+    const model = tinyModel({ nLayer: 1 });
+    const tokens = randomTokens(2, T, 21);
+    const named = new Map(model.namedVariables());
+    const probe = tf.randomNormal([2, T, vocabulary.vocabSize], 0, 1, 'float32', 5);
+    const input = tf.tensor2d(tokens, [2, T], 'int32');
+    const objective = (): tf.Scalar => tf.sum(tf.mul(model.forward(input), probe)) as tf.Scalar;
+    const checks: [string, number][] = [
+      ['transformer.h.0.attn.c_attn.weight', 5],
+      ['transformer.h.0.attn.c_attn.weight', 40],
+      ['transformer.h.0.attn.c_attn.bias', 17],
+      ['transformer.h.0.attn.c_proj.weight', 37],
+      ['transformer.h.0.attn.c_proj.bias', 3],
+      ['transformer.h.0.mlp.c_fc.weight', 100],
+      ['transformer.h.0.ln_1.weight', 2],
+      ['transformer.wte.weight', 7],
+      ['transformer.wpe.weight', 20],
+    ];
+    const vars = checks.map(([n]) => named.get(n)!);
+    const analytic = tf.tidy(() => {
+      const { grads } = tf.variableGrads(objective, [...new Set(vars)]);
+      return checks.map(([n, i]) => grads[named.get(n)!.name]!.dataSync()[i]!);
+    });
+    const eps = 1e-2;
+    checks.forEach(([n, i], c) => {
+      const variable = named.get(n)!;
+      const values = variable.dataSync().slice();
+      const at = (delta: number): number => {
+        const copy = values.slice();
+        copy[i] = values[i]! + delta;
+        tf.tidy(() => variable.assign(tf.tensor(copy, variable.shape)));
+        return tf.tidy(() => objective().dataSync()[0]!);
+      };
+      const numeric = (at(eps) - at(-eps)) / (2 * eps);
+      tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
+      expect(Math.abs(numeric - analytic[c]!)).toBeLessThan(2e-2 * Math.max(1, Math.abs(numeric)));
+    });
+    tf.dispose([probe, input]);
+    model.dispose();
+  });
+
   it('embedding gradients (JS scatter-add) equal tf.gather gradients, including the row/column tables', () => {
     const model = tinyModel({ positionEmbedding: { kind: 'row-col', rows: 3, cols: 4 } });
     const T = 13;

@@ -23,9 +23,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Embedding, InvalidArgumentError, LayerNorm, Linear, Module, Rng, deriveSeed } from '@vqkit/core';
 import { resolveGPTConfig, type GPTConfig, type GPTConfigOptions } from './config.js';
-import { embeddingLookup, geluNew, softmaxLastAxis } from './ops.js';
+import { broadcastMatMul, embeddingLookup, geluNew, softmaxLastAxis } from './ops.js';
 
-/** Keys and values of one block for the positions seen so far: [B, nHead, length, headDim]. */
+/** Keys and values of one block for the positions seen so far: [nHead, B, length, headDim] (head-major, see Attention). */
 export interface LayerKV {
   readonly k: tf.Tensor4D;
   readonly v: tf.Tensor4D;
@@ -89,39 +89,38 @@ class Attention extends Module {
     const [B, T, C] = x.shape;
     const H = this.config.nHead;
     const hd = C / H;
-    // q, k and v are column blocks of the fused c_attn output, split per head.
-    // tfjs-cpu copies column blocks element by element (~0.5 µs per value),
-    // so: with small activations (decoding, B·T ≤ C) one transpose
-    // [B,T,3,H,hd] → [3,B,H,T,hd] makes q/k/v contiguous slabs; with large
-    // ones (training) we slice the small [C, 3C] weight instead, which also
-    // keeps the gradient (a pad) small.
-    const x2d = tf.reshape(x, [B * T, C]) as tf.Tensor2D;
-    const w = this.cAttn.weight;
-    const b = this.cAttn.bias!;
-    let q: tf.Tensor4D;
-    let k: tf.Tensor4D;
-    let v: tf.Tensor4D;
-    if (B * T <= C) {
-      const qkv = tf.transpose(tf.reshape(tf.add(tf.matMul(x2d, w as tf.Tensor2D), b), [B, T, 3, H, hd]), [2, 0, 3, 1, 4]);
-      [q, k, v] = tf.unstack(qkv, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    // Head-major layout [H, B, T, hd] throughout, so that no large activation
+    // is ever transposed or column-sliced (tfjs-cpu does both element by
+    // element; they dominated training and decoding):
+    //  - training-sized inputs (B·T > C): the small fused c_attn weight [C, 3C]
+    //    is viewed as 3H per-head matrices [3H, C, hd] and one broadcast
+    //    batched matmul yields q/k/v for every head;
+    //  - decoding-sized inputs (B·T ≤ C): one fused matmul, then the tiny
+    //    activations are transposed to [3, H, B, T, hd] (cheaper than
+    //    transposing the weight every step).
+    // c_proj [C, C] is [H, hd, C]: per-head products summed over heads.
+    const N = B * T;
+    const x2d = tf.reshape(x, [N, C]) as tf.Tensor2D;
+    let qkv: tf.Tensor;
+    if (N <= C) {
+      const fused = tf.add(tf.matMul(x2d, this.cAttn.weight as tf.Tensor2D), this.cAttn.bias!);
+      qkv = tf.transpose(tf.reshape(fused, [B, T, 3, H, hd]), [2, 3, 0, 1, 4]);
     } else {
-      const part = (i: number): tf.Tensor4D => {
-        const y = tf.add(tf.matMul(x2d, tf.slice(w, [0, i * C], [C, C]) as tf.Tensor2D), tf.slice(b, [i * C], [C]));
-        return tf.transpose(tf.reshape(y, [B, T, H, hd]), [0, 2, 1, 3]);
-      };
-      [q, k, v] = [part(0), part(1), part(2)];
+      const wHeads = tf.transpose(tf.reshape(this.cAttn.weight, [C, 3 * H, hd]), [1, 0, 2]) as tf.Tensor3D;
+      qkv = tf.reshape(broadcastMatMul(x2d, wHeads, tf.reshape(this.cAttn.bias!, [3 * H, 1, hd]) as tf.Tensor3D), [3, H, B, T, hd]);
     }
-    if (past) {
-      k = tf.concat([past.k, k], 2);
-      v = tf.concat([past.v, v], 2);
-    }
+    const [q, k0, v0] = tf.unstack(qkv, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const k = past ? (tf.concat([past.k, k0], 2) as tf.Tensor4D) : k0;
+    const v = past ? (tf.concat([past.v, v0], 2) as tf.Tensor4D) : v0;
     let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)) as tf.Tensor4D;
     if (mask) scores = tf.add(scores, mask);
     let probs: tf.Tensor = softmaxLastAxis(scores);
     probs = dropout(probs, this.config.dropout, options);
-    const attended = tf.matMul(probs as tf.Tensor4D, v);
-    const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [B, T, C]);
-    const y = dropout(this.cProj.forward(merged), this.config.dropout, options) as tf.Tensor3D;
+    const attended = tf.reshape(tf.matMul(probs as tf.Tensor4D, v), [H, N, hd]) as tf.Tensor3D;
+    const perHead = tf.matMul(attended, tf.reshape(this.cProj.weight, [H, hd, C]) as tf.Tensor3D);
+    const merged = H === 1 ? tf.reshape(perHead, [N, C]) : tf.addN(tf.unstack(perHead, 0));
+    const projected = tf.reshape(tf.add(merged, this.cProj.bias!), [B, T, C]);
+    const y = dropout(projected, this.config.dropout, options) as tf.Tensor3D;
     return { y, present: { k, v } };
   }
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { embeddingLookup, softmaxLastAxis } from './ops.js';
+import { broadcastMatMul, embeddingLookup, softmaxLastAxis } from './ops.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -32,6 +32,24 @@ describe('ops', () => {
       const ref = (w: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.gather(w, tf.tensor2d(idx, [2, 3], 'int32')), probe));
       expect(mine(table).dataSync()[0]).toBeCloseTo(ref(table).dataSync()[0]!, 5);
       expect(maxAbsDiff(tf.grad(mine)(table).dataSync(), tf.grad(ref)(table).dataSync())).toBeLessThan(1e-5);
+    });
+  });
+
+  it('broadcastMatMul matches per-group matmuls plus bias in value and gradient', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([5, 4], 0, 1, 'float32', 6) as tf.Tensor2D;
+      const w = tf.randomNormal([3, 4, 2], 0, 1, 'float32', 7) as tf.Tensor3D;
+      const b = tf.randomNormal([3, 1, 2], 0, 1, 'float32', 9) as tf.Tensor3D;
+      const probe = tf.randomNormal([3, 5, 2], 0, 1, 'float32', 8);
+      const ref = (xa: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor): tf.Tensor =>
+        tf.add(tf.stack(tf.unstack(wa, 0).map((wg) => tf.matMul(xa as tf.Tensor2D, wg as tf.Tensor2D)), 0), ba);
+      expect(maxAbsDiff(broadcastMatMul(x, w, b).dataSync(), ref(x, w, b).dataSync())).toBeLessThan(1e-5);
+      const objective = (f: (xa: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor) => tf.Tensor) => (xa: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor) =>
+        tf.sum(tf.mul(f(xa, wa, ba), probe));
+      const mine = tf.grads(objective((xa, wa, ba) => broadcastMatMul(xa as tf.Tensor2D, wa as tf.Tensor3D, ba as tf.Tensor3D)))([x, w, b]);
+      const want = tf.grads(objective(ref))([x, w, b]);
+      expect(mine.length).toBe(3);
+      mine.forEach((g, i) => expect(maxAbsDiff(g.dataSync(), want[i]!.dataSync())).toBeLessThan(1e-5));
     });
   });
 });

@@ -59,3 +59,34 @@ export function embeddingLookup(weight: tf.Tensor, indices: Int32Array, shape: n
   return lookup(weight);
 }
 
+
+/**
+ * `x` [N, K] times each of the G matrices `w` [G, K, M], plus a per-group
+ * bias `b` [G, 1, M] → [G, N, M]: one broadcast batched matmul. tfjs's
+ * BatchMatMul broadcasts in the forward pass but its gradient does not reduce
+ * over the broadcast batch axis, and its reduction of the bias gradient over
+ * the middle axis goes through a slow transpose, so the gradient is written
+ * out: dx = Σ_g dy[g]·w[g]ᵀ, dw[g] = xᵀ·dy[g], db[g] = 1ᵀ·dy[g].
+ */
+export const broadcastMatMul: (x: tf.Tensor2D, w: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D = tf.customGrad(
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor2D;
+    const w = args[1] as tf.Tensor3D;
+    const b = args[2] as tf.Tensor3D;
+    const save = args[3] as tf.GradSaveFunc;
+    const [N, K] = x.shape;
+    const x3 = tf.reshape(x, [1, N, K]) as tf.Tensor3D;
+    save([x3, w]);
+    return {
+      value: tf.add(tf.matMul(x3, w), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor3D, tf.Tensor3D];
+        const dy3 = dy as tf.Tensor3D;
+        const dxPerGroup = tf.matMul(dy3, ws, false, true);
+        const dx = ws.shape[0] === 1 ? tf.reshape(dxPerGroup, [N, K]) : tf.addN(tf.unstack(dxPerGroup, 0));
+        const db = tf.matMul(tf.ones([1, 1, N]) as tf.Tensor3D, dy3);
+        return [dx, tf.matMul(xs, dy3, true, false), db];
+      },
+    };
+  },
+) as (x: tf.Tensor2D, w: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
