@@ -2,6 +2,21 @@
  * The `vqkit-cpu` backend: tfjs-cpu with GEMM-based convolution/matmul
  * kernels and tight element-wise loops. Importing this module installs it as
  * the fast-backend provider used by `initEngine` ('vqkit-cpu' and auto mode).
+ *
+ * Layout of this directory:
+ * - `register.ts`: registers the backend (a copy of tfjs-cpu's kernel table
+ *   with `VQKIT_CPU_KERNELS` replaced) on a `PooledCpuBackend`;
+ * - `matmul-kernels.ts`, `conv-kernels.ts` (+ `im2col.ts`): BatchMatMul,
+ *   _FusedMatMul, Conv2D, FusedConv2D, Conv2DBackpropInput/Filter on an
+ *   injected `GemmEngine` (the WebAssembly engine when it loads, else
+ *   `referenceGemm`);
+ * - `elementwise-kernels.ts`, `reduce-kernels.ts`: Add/Sub/Multiply/RealDiv/
+ *   SquaredDifference, Relu/Step/Square/Sqrt, Transpose, Sum/Mean, GatherV2,
+ *   UnsortedSegmentSum fast paths (other cases delegate to tfjs-cpu);
+ * - `epilogue.ts`: in-place bias + activation of the fused kernels;
+ * - `pooled-backend.ts`: tensor storage recycled by exact length, inside the
+ *   GEMM engine's memory so GEMM operands are used without copies;
+ * - `parity-harness.ts`: helpers the parity tests use to compare backends.
  */
 import { setFastBackendProvider, type FastBackendProvider } from '../backend.js';
 import { referenceGemm, type GemmEngine } from '../gemm.js';
