@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { broadcastMatMul, embeddingLookup, softmaxLastAxis } from './ops.js';
+import { broadcastMatMul, embeddingLookup, geluNew, softmaxLastAxis } from './ops.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -10,6 +10,19 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('ops', () => {
+  it('geluNew has the gradient of the autodiffed tanh formula', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([3, 50], 0, 2, 'float32', 11);
+      const reference = (t: tf.Tensor): tf.Tensor =>
+        tf.mul(tf.mul(0.5, t), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))));
+      expect(maxAbsDiff(geluNew(x).dataSync(), reference(x).dataSync())).toBeLessThan(1e-5);
+      const probe = tf.randomNormal([3, 50], 0, 1, 'float32', 12);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(geluNew(t), probe)))(x).dataSync();
+      const ref = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(reference(t), probe)))(x).dataSync();
+      expect(maxAbsDiff(g, ref)).toBeLessThan(1e-5);
+    });
+  });
+
   it('softmaxLastAxis matches tf.softmax in value and gradient, and survives the causal mask', () => {
     const before = tf.memory().numTensors;
     tf.tidy(() => {
