@@ -37,12 +37,14 @@ const DESC_SPLIT: usize = 56;
 const DESC_KC: usize = 60;
 const DESC_MC: usize = 64;
 const DESC_NC: usize = 68;
-/** Number of chunks the split dimension is cut into (≥ threads, so fast threads take more). */
+/** Number of chunks the task is cut into (more than threads, so fast threads take more). */
 const DESC_CHUNKS: usize = 72;
-/** Next unclaimed chunk: threads claim chunks with an atomic increment (the host zeroes it). */
-const DESC_NEXT_CHUNK: usize = 76;
+/** Chunks not yet claimed (set to DESC_CHUNKS by the host last, which opens the task); see runTask. */
+const DESC_REMAINING: usize = 76;
 /** What the task is: TASK_GEMM, TASK_IM2COL or TASK_COL2IM. */
 const DESC_KIND: usize = 80;
+/** Chunks finished (zeroed by the host before it opens the task). */
+const DESC_DONE: usize = 84;
 
 const TASK_GEMM: i32 = 0;
 const TASK_IM2COL: i32 = 1;
@@ -314,14 +316,11 @@ function gemmBlocked(
 }
 
 /**
- * Runs thread `t`'s part of the task described at `desc`. Every thread (the
- * host's main thread included) calls this with its own index. The split
- * dimension (batch items, column blocks or row blocks) is cut into chunks
- * that threads claim dynamically with an atomic counter, so a thread that is
- * descheduled (other processes share the cores) does not hold the others up.
- * Chunks never overlap in C, so no other synchronisation is needed.
+ * Computes chunk `chunk` of `chunks` of the GEMM task at `desc` on thread
+ * `t`'s scratch. The split dimension (batch items, column blocks or row
+ * blocks) is cut into chunks; chunks never overlap in C.
  */
-function gemmTask(desc: usize, t: i32): void {
+function gemmChunk(desc: usize, t: i32, chunk: i32, chunks: i32): void {
   const m = load<i32>(desc, DESC_M);
   const n = load<i32>(desc, DESC_N);
   const k = load<i32>(desc, DESC_K);
@@ -339,7 +338,6 @@ function gemmTask(desc: usize, t: i32): void {
   const kc = load<i32>(desc, DESC_KC);
   const mc = load<i32>(desc, DESC_MC);
   const nc = load<i32>(desc, DESC_NC);
-  const chunks = load<i32>(desc, DESC_CHUNKS);
   const scratch = <usize>load<u32>(desc + DESC_SCRATCH + (<usize>t << 2));
   const packedA = scratch;
   const packedB = packedA + ((<usize>roundUp(mc, MR) * kc) << 2);
@@ -349,37 +347,33 @@ function gemmTask(desc: usize, t: i32): void {
   const ldb = transB ? k : n;
   const ldc = n;
 
-  for (;;) {
-    const chunk = atomic.add<i32>(desc + DESC_NEXT_CHUNK, 1);
-    if (chunk >= chunks) break;
-    let b0 = 0, b1 = batch;
-    let i0 = 0, i1 = m;
-    let j0 = 0, j1 = n;
-    if (split == SPLIT_BATCH) {
-      b0 = chunkStart(batch, 1, chunk, chunks);
-      b1 = chunkStart(batch, 1, chunk + 1, chunks);
-    } else if (split == SPLIT_N) {
-      j0 = chunkStart(n, NR, chunk, chunks);
-      j1 = chunkStart(n, NR, chunk + 1, chunks);
-    } else if (split == SPLIT_M) {
-      i0 = chunkStart(m, MR, chunk, chunks);
-      i1 = chunkStart(m, MR, chunk + 1, chunks);
-    }
-    if (b0 >= b1 || i0 >= i1 || j0 >= j1) continue;
+  let b0 = 0, b1 = batch;
+  let i0 = 0, i1 = m;
+  let j0 = 0, j1 = n;
+  if (split == SPLIT_BATCH) {
+    b0 = chunkStart(batch, 1, chunk, chunks);
+    b1 = chunkStart(batch, 1, chunk + 1, chunks);
+  } else if (split == SPLIT_N) {
+    j0 = chunkStart(n, NR, chunk, chunks);
+    j1 = chunkStart(n, NR, chunk + 1, chunks);
+  } else if (split == SPLIT_M) {
+    i0 = chunkStart(m, MR, chunk, chunks);
+    i1 = chunkStart(m, MR, chunk + 1, chunks);
+  }
+  if (b0 >= b1 || i0 >= i1 || j0 >= j1) return;
 
-    // Offsets of the chunk's first row/column inside each operand.
-    const aOff: usize = transA ? <usize>i0 << 2 : (<usize>i0 * lda) << 2;
-    const bOff: usize = transB ? (<usize>j0 * ldb) << 2 : <usize>j0 << 2;
-    const cOff: usize = ((<usize>i0 * ldc) + j0) << 2;
-    for (let p = b0; p < b1; p++) {
-      gemmBlocked(
-        i1 - i0, j1 - j0, k,
-        a + <usize>p * strideA + aOff, lda, transA,
-        b + <usize>p * strideB + bOff, ldb, transB,
-        c + <usize>p * strideC + cOff, ldc, accumulate,
-        packedA, packedB, tile, kc, mc, nc,
-      );
-    }
+  // Offsets of the chunk's first row/column inside each operand.
+  const aOff: usize = transA ? <usize>i0 << 2 : (<usize>i0 * lda) << 2;
+  const bOff: usize = transB ? (<usize>j0 * ldb) << 2 : <usize>j0 << 2;
+  const cOff: usize = ((<usize>i0 * ldc) + j0) << 2;
+  for (let p = b0; p < b1; p++) {
+    gemmBlocked(
+      i1 - i0, j1 - j0, k,
+      a + <usize>p * strideA + aOff, lda, transA,
+      b + <usize>p * strideB + bOff, ldb, transB,
+      c + <usize>p * strideC + cOff, ldc, accumulate,
+      packedA, packedB, tile, kc, mc, nc,
+    );
   }
 }
 
@@ -520,30 +514,43 @@ function col2imImages(col: usize, dx: usize, g: Geometry, imageStart: i32, image
 }
 
 /**
- * Thread `t`'s part of an im2col (`kind` 1) or col2im (`kind` 2) task: claims
- * chunks of (batch, output row) pairs for im2col and of whole images for
- * col2im, so every thread writes a disjoint part of the destination.
+ * Chunk `chunk` of `chunks` of an im2col (`kind` 1) or col2im (`kind` 2)
+ * task: a range of (batch, output row) pairs for im2col, of whole images for
+ * col2im, so every chunk writes a disjoint part of the destination.
  * Descriptor words used: A = source, B = destination, C = geometry pointer.
  */
-function convTask(desc: usize, kind: i32): void {
+function convChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
   const source = <usize>load<u32>(desc, DESC_A);
   const destination = <usize>load<u32>(desc, DESC_B);
   const g = changetype<Geometry>(<usize>load<u32>(desc, DESC_C));
-  const chunks = load<i32>(desc, DESC_CHUNKS);
   const rows = kind == TASK_IM2COL ? g.batch * g.outH : g.batch;
-  for (;;) {
-    const chunk = atomic.add<i32>(desc + DESC_NEXT_CHUNK, 1);
-    if (chunk >= chunks) break;
-    const start = chunkStart(rows, 1, chunk, chunks);
-    const end = chunkStart(rows, 1, chunk + 1, chunks);
-    if (kind == TASK_IM2COL) im2colRows(source, destination, g, start, end);
-    else col2imImages(source, destination, g, start, end);
-  }
+  const start = chunkStart(rows, 1, chunk, chunks);
+  const end = chunkStart(rows, 1, chunk + 1, chunks);
+  if (kind == TASK_IM2COL) im2colRows(source, destination, g, start, end);
+  else col2imImages(source, destination, g, start, end);
 }
 
-/** Entry point of every thread: dispatches on the descriptor's task kind. */
+/**
+ * Entry point of every thread (the host's main thread included, each with
+ * its own index `t`): claims chunks of the current task until none is left.
+ *
+ * Claiming decrements DESC_REMAINING; a result ≤ 0 means nothing is left.
+ * The descriptor is read only AFTER a successful claim: the host rewrites it
+ * only once every chunk of the previous task is done, so a thread that wakes
+ * late can never see a half-written descriptor — at worst it helps with the
+ * next task. Each finished chunk increments DESC_DONE; the host waits for
+ * DONE = chunks, so it never waits on a thread that claimed nothing (e.g. one
+ * that another process kept off the CPU).
+ */
 export function runTask(desc: usize, t: i32): void {
-  const kind = load<i32>(desc, DESC_KIND);
-  if (kind == TASK_GEMM) gemmTask(desc, t);
-  else convTask(desc, kind);
+  for (;;) {
+    const remaining = atomic.sub<i32>(desc + DESC_REMAINING, 1);
+    if (remaining <= 0) return;
+    const chunks = load<i32>(desc, DESC_CHUNKS);
+    const chunk = chunks - remaining;
+    const kind = load<i32>(desc, DESC_KIND);
+    if (kind == TASK_GEMM) gemmChunk(desc, t, chunk, chunks);
+    else convChunk(desc, kind, chunk, chunks);
+    if (atomic.add<i32>(desc + DESC_DONE, 1) + 1 == chunks) atomic.notify(desc + DESC_DONE);
+  }
 }

@@ -9,7 +9,7 @@ import { BackendError, InvalidArgumentError } from '../../errors.js';
 import type { GemmCall, GemmEngine } from '../gemm.js';
 import { SharedArena } from './arena.js';
 import { bestGemmVariant, compileGemmModule, type GemmVariant } from './module.js';
-import { CTRL_SLOTS, GemmWorkerPool } from './pool.js';
+import { CTRL_SLOTS, DESC_DONE_WORD, DESC_REMAINING_WORD, GemmWorkerPool, SPIN_ITERATIONS } from './pool.js';
 import { wasmApi, type WasmModule } from './wasm-api.js';
 
 /** Cache blocking of the packed kernel (see the BLIS papers: kc × nc panel of B in L3, mc × kc block of A in L2). */
@@ -174,6 +174,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   private readonly chunksPerThread: number;
   private readonly minChunkFlops: number;
   private readonly desc: Uint32Array;
+  /** The same descriptor as signed words, for the Atomics of the task protocol. */
+  private readonly descWords: Int32Array;
   private readonly geometry: Int32Array;
   private readonly scratchOffsets: number[];
   private readonly userAllocations = new Set<number>();
@@ -203,6 +205,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.minChunkFlops = init.minChunkFlops;
     this.scratchOffsets = init.scratchOffsets;
     this.desc = new Uint32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD + MAX_THREADS);
+    this.descWords = new Int32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD);
     this.geometry = new Int32Array(init.arena.buffer(), GEOMETRY_OFFSET, 14);
     this.name = `${init.variant === 'relaxed' ? 'wasm-simd-relaxed' : 'wasm-simd'}, ${init.threads} thread${init.threads === 1 ? '' : 's'}`;
     this.scratchOffsets.forEach((offset, t) => (this.desc[DESC_SCRATCH_WORD + t] = offset));
@@ -300,10 +303,9 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[16] = this.blocking.mc;
     desc[17] = this.blocking.nc;
     desc[18] = chunks;
-    desc[19] = 0; // next chunk to claim
     desc[20] = TASK_GEMM;
 
-    this.runTask(active);
+    this.runTask(active, chunks);
 
     if (!ownC) {
       const result = this.arena.floats(ptrC, spanC);
@@ -356,23 +358,42 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[3] = source;
     desc[4] = destination;
     desc[5] = GEOMETRY_OFFSET;
-    desc[18] = active === 1 ? 1 : Math.min(units, active * 4);
-    desc[19] = 0;
+    const chunks = active === 1 ? 1 : Math.min(units, active * 4);
+    desc[18] = chunks;
     desc[20] = kind;
-    this.runTask(active);
+    this.runTask(active, chunks);
   }
 
-  /** Runs the task in the descriptor on `active` threads (the calling one included). */
-  private runTask(active: number): void {
-    if (active === 1 || !this.pool) {
-      try {
-        this.kernel.runTask(DESC_OFFSET, 0);
-      } catch (err) {
-        throw new BackendError('the WebAssembly GEMM kernel failed', { cause: err });
-      }
-    } else {
-      this.pool.run(active, () => this.kernel.runTask(DESC_OFFSET, 0));
+  /**
+   * Opens the task written in the descriptor (cut into `chunks`), wakes
+   * `active - 1` workers, claims chunks on this thread too and blocks until
+   * all are done (protocol in pool.ts).
+   */
+  private runTask(active: number, chunks: number): void {
+    const words = this.descWords;
+    const pool = active > 1 ? this.pool : undefined;
+    this.pool?.resetError();
+    Atomics.store(words, DESC_DONE_WORD, 0);
+    Atomics.store(words, DESC_REMAINING_WORD, chunks);
+    pool?.wake(active - 1);
+    let ownError: unknown;
+    try {
+      this.kernel.runTask(DESC_OFFSET, 0);
+    } catch (err) {
+      ownError = err;
+      // Count the chunk in progress and every unclaimed one as done so the wait below ends.
+      Atomics.add(words, DESC_DONE_WORD, 1);
+      while (Atomics.sub(words, DESC_REMAINING_WORD, 1) > 0) Atomics.add(words, DESC_DONE_WORD, 1);
     }
+    // Chunks claimed by workers may still be running: wait for them even after an error here.
+    let done = Atomics.load(words, DESC_DONE_WORD);
+    for (let i = 0; i < SPIN_ITERATIONS && done < chunks; i++) done = Atomics.load(words, DESC_DONE_WORD);
+    while (done < chunks) {
+      Atomics.wait(words, DESC_DONE_WORD, done);
+      done = Atomics.load(words, DESC_DONE_WORD);
+    }
+    if (ownError !== undefined) throw new BackendError('the WebAssembly GEMM kernel failed', { cause: ownError });
+    this.pool?.checkError();
   }
 
   private checkLength(array: Float32Array, needed: number, label: string): void {

@@ -1,16 +1,19 @@
 /**
- * A pool of worker threads that run shares of a task (GEMM, im2col, col2im) on the engine's
- * shared memory, driven synchronously from the main thread.
+ * A pool of worker threads that help the calling thread with the tasks
+ * (GEMM, im2col, col2im) the engine writes into its shared memory.
  *
- * Protocol (all through Atomics on a small Int32Array control block in the
- * shared memory, so no message passing and no event loop is involved):
- *   main:   write the task descriptor; PENDING := active-1; ACTIVE := active;
- *           GENERATION += 1; notify GENERATION; run share 0;
- *           wait until PENDING == 0.
- *   worker: wait for GENERATION to change; if its index < ACTIVE run its share
- *           and decrement PENDING (notifying when it reaches 0).
- * Sequentially consistent atomics order the plain descriptor writes before the
- * workers' reads, and the workers' writes to C before the main thread's return.
+ * Protocol (Atomics only — no message passing, no event loop involved, so the
+ * engine stays synchronous):
+ *   host:   write the task descriptor; DONE := 0; REMAINING := chunks (this
+ *           opens the task); GENERATION += 1 and notify the helpers needed;
+ *           claim and run chunks itself (wasm `runTask`); then wait until
+ *           DONE = chunks.
+ *   worker: sleep until GENERATION changes, then run wasm `runTask`, which
+ *           claims chunks until none is left (see assembly/gemm.ts).
+ * Sequentially consistent atomics order the descriptor writes before any
+ * claim and every chunk's writes to C before the host sees DONE = chunks. The
+ * host only waits for chunks that were claimed, never for a worker that has
+ * not woken up yet, which matters when other processes share the cores.
  *
  * The worker body is an inline CommonJS source (`eval: true`), so it runs the
  * same from TypeScript sources under a test runner and from the compiled
@@ -22,14 +25,15 @@ import type { WasmMemory, WasmModule } from './wasm-api.js';
 
 /** Int32 slots of the control block. */
 export const CTRL_GENERATION = 0;
-export const CTRL_PENDING = 1;
-export const CTRL_STOP = 2;
-export const CTRL_ERROR = 3;
-export const CTRL_ACTIVE = 4;
+export const CTRL_STOP = 1;
+export const CTRL_ERROR = 2;
 export const CTRL_SLOTS = 16;
+/** Int32 words of the task descriptor the pool protocol touches (must match assembly/gemm.ts). */
+export const DESC_REMAINING_WORD = 19;
+export const DESC_DONE_WORD = 21;
 
 /** Iterations of busy polling before sleeping: thread wake-ups cost tens of microseconds, a short spin often avoids one. */
-const SPIN_ITERATIONS = 2000;
+export const SPIN_ITERATIONS = 2000;
 
 const WORKER_SOURCE = `
 'use strict';
@@ -38,6 +42,7 @@ const { module, memory, ctrlOffset, descOffset, index, spin } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const runTask = instance.exports.runTask;
 const ctrl = new Int32Array(memory.buffer, ctrlOffset, ${CTRL_SLOTS});
+const desc = new Int32Array(memory.buffer, descOffset, 32);
 let seen = Atomics.load(ctrl, ${CTRL_GENERATION});
 parentPort.postMessage('ready');
 for (;;) {
@@ -49,14 +54,15 @@ for (;;) {
   }
   seen = generation;
   if (Atomics.load(ctrl, ${CTRL_STOP}) !== 0) break;
-  if (index < Atomics.load(ctrl, ${CTRL_ACTIVE})) {
-    try {
-      runTask(descOffset, index);
-    } catch (err) {
-      Atomics.store(ctrl, ${CTRL_ERROR}, 1);
-      parentPort.postMessage(String(err && err.stack || err));
-    }
-    if (Atomics.sub(ctrl, ${CTRL_PENDING}, 1) === 1) Atomics.notify(ctrl, ${CTRL_PENDING});
+  try {
+    runTask(descOffset, index);
+  } catch (err) {
+    Atomics.store(ctrl, ${CTRL_ERROR}, 1);
+    // Count the chunk in progress and every unclaimed one as done, so the host never waits forever.
+    Atomics.add(desc, ${DESC_DONE_WORD}, 1);
+    while (Atomics.sub(desc, ${DESC_REMAINING_WORD}, 1) > 0) Atomics.add(desc, ${DESC_DONE_WORD}, 1);
+    Atomics.notify(desc, ${DESC_DONE_WORD});
+    parentPort.postMessage(String((err && err.stack) || err));
   }
 }
 `;
@@ -132,35 +138,22 @@ export class GemmWorkerPool {
     return this.workers.length;
   }
 
-  /**
-   * Runs a task on `active` threads (main thread included): wakes workers
-   * 1..active-1, runs `ownShare` here, then blocks until they are done.
-   */
-  run(active: number, ownShare: () => void): void {
+  /** Wakes up to `helpers` workers for the task just opened in the descriptor. */
+  wake(helpers: number): void {
     if (this.disposed) throw new BackendError('the GEMM engine was disposed');
-    const ctrl = this.ctrl;
-    const helpers = Math.min(active, this.workers.length + 1) - 1;
-    Atomics.store(ctrl, CTRL_ERROR, 0);
-    Atomics.store(ctrl, CTRL_PENDING, helpers);
-    Atomics.store(ctrl, CTRL_ACTIVE, helpers + 1);
-    Atomics.add(ctrl, CTRL_GENERATION, 1);
-    Atomics.notify(ctrl, CTRL_GENERATION);
-    let ownError: unknown;
-    try {
-      ownShare();
-    } catch (err) {
-      ownError = err;
-    }
-    // Always wait, even after an error here: workers are still writing into shared memory.
-    let pending = Atomics.load(ctrl, CTRL_PENDING);
-    for (let i = 0; i < SPIN_ITERATIONS && pending !== 0; i++) pending = Atomics.load(ctrl, CTRL_PENDING);
-    while (pending !== 0) {
-      Atomics.wait(ctrl, CTRL_PENDING, pending);
-      pending = Atomics.load(ctrl, CTRL_PENDING);
-    }
-    if (ownError !== undefined) throw new BackendError('the WebAssembly GEMM kernel failed', { cause: ownError });
-    if (Atomics.load(ctrl, CTRL_ERROR) !== 0) {
-      // The worker's own report arrives asynchronously (the event loop is blocked here), so show the previous one if any.
+    Atomics.add(this.ctrl, CTRL_GENERATION, 1);
+    Atomics.notify(this.ctrl, CTRL_GENERATION, Math.min(helpers, this.workers.length));
+  }
+
+  /** Clears the worker-failure flag before a task. */
+  resetError(): void {
+    Atomics.store(this.ctrl, CTRL_ERROR, 0);
+  }
+
+  /** Throws when a worker failed during the last task. */
+  checkError(): void {
+    if (Atomics.load(this.ctrl, CTRL_ERROR) !== 0) {
+      // The worker's own report arrives asynchronously (this thread is busy), so show the previous one if any.
       throw new BackendError(`a GEMM worker thread failed${this.lastWorkerError ? ` (last report: ${this.lastWorkerError})` : ''}`);
     }
   }
