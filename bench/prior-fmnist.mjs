@@ -7,6 +7,7 @@
 // Run after the build:
 //   npx tsc -b && node bench/prior-fmnist.mjs [--backend vqkit-cpu] [--train 6000] [--steps 300]
 import fs from 'node:fs';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import path from 'node:path';
 import { initEngine } from '../packages/core/dist/index.js';
@@ -133,7 +134,7 @@ async function main() {
     `class-conditioned samples: nearest-centroid accuracy ${((100 * correct) / (10 * opts.samples)).toFixed(0)}% (chance 10%, real validation images ${(100 * realAccuracy).toFixed(0)}%); ` +
       `sampling ${((10 * opts.samples * GRID * GRID) / seconds).toFixed(0)} tokens/s`,
   );
-  const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'vqkit-prior-fmnist-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-prior-fmnist-'));
   prior.save(dir);
   const reloaded = PriorModel.load(dir);
   const [again] = samplePrior(reloaded, { className: 'Sneaker', seed: 7 });
