@@ -1,6 +1,7 @@
 import { Rng } from '@vqkit/core';
 import { describe, expect, it } from 'vitest';
-import { evaluationWindows, packWindows, randomWindow, toSequenceList } from './data.js';
+import { TrainingSampler, evaluationWindows, packWindows, randomWindow, toSequenceList } from './data.js';
+import { createVocabulary } from './vocabulary.js';
 
 describe('training windows', () => {
   // Prefix 100, then tokens 0..20 (21 tokens).
@@ -49,4 +50,37 @@ describe('training windows', () => {
     expect(() => toSequenceList({ tokens: [1, 2], offsets: [0, 3] }, 10, 'train')).toThrow(/not a valid range/);
     expect(() => toSequenceList([[1]], 10, 'train')).toThrow(/needs a prefix/);
   });
+
+  describe('TrainingSampler', () => {
+    const vocabulary = createVocabulary({ codebookSize: 4, numClasses: 3 });
+    // 10 sequences: [class token, i, i, i].
+    const sequences = Array.from({ length: 10 }, (_, i) => Int32Array.from([vocabulary.firstClassId + (i % 3), i % 4, i % 4, i % 4]));
+    const sampler = (classDropout: number, seed = 1): TrainingSampler =>
+      new TrainingSampler(sequences, { nPositions: 8, prefixLength: 1, windowAlign: 1, batchSize: 5, classDropout, vocabulary, rng: new Rng(seed) });
+
+    it('is a pure function of (seed, step) and visits every sequence once per epoch', () => {
+      const a = sampler(0);
+      const b = sampler(0);
+      // Out of order on purpose: step 3 does not depend on steps 0-2 having run.
+      expect(b.windows(3).map((w) => Array.from(w))).toEqual(a.windows(3).map((w) => Array.from(w)));
+      const epoch = [...a.windows(0), ...a.windows(1)];
+      expect(new Set(epoch.map((w) => sequences.findIndex((s) => s === w))).size).toBe(10);
+      expect(sampler(0, 2).windows(0).map((w) => Array.from(w))).not.toEqual(a.windows(0).map((w) => Array.from(w)));
+    });
+
+    it('class dropout replaces the class prefix with BOS at the given rate', () => {
+      const all = (classDropout: number): Int32Array[] => {
+        const s = sampler(classDropout);
+        return Array.from({ length: 40 }, (_, step) => s.windows(step)).flat();
+      };
+      expect(all(0).every((w) => w[0]! >= vocabulary.firstClassId)).toBe(true);
+      expect(all(1).every((w) => w[0] === vocabulary.bosId)).toBe(true);
+      const half = all(0.5).filter((w) => w[0] === vocabulary.bosId).length / 200;
+      expect(half).toBeGreaterThan(0.35);
+      expect(half).toBeLessThan(0.65);
+      // The codes themselves are never touched, and the source sequences stay intact.
+      expect(sequences.every((s) => s[0]! >= vocabulary.firstClassId)).toBe(true);
+    });
+  });
 });
+

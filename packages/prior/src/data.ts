@@ -6,6 +6,7 @@
  * condition and aligned positions — the same windows the decoder slides to.
  */
 import { InvalidArgumentError, type Rng } from '@vqkit/core';
+import type { Vocabulary } from './vocabulary.js';
 
 /** Sequences as an array, or packed: `tokens` with `offsets` (length n + 1; sequence i is tokens[offsets[i], offsets[i+1])). */
 export type TokenSequences = readonly ArrayLike<number>[] | { tokens: ArrayLike<number>; offsets: ArrayLike<number> };
@@ -108,4 +109,63 @@ export function evaluationWindows(seq: Int32Array, spec: WindowSpec): Int32Array
     out.push(w);
   }
   return out;
+}
+
+/** Options of a {@link TrainingSampler}. */
+export interface TrainingSamplerOptions extends WindowSpec {
+  /** Windows per step. */
+  batchSize: number;
+  /** Probability of replacing a class-token prefix with BOS (so the model also learns the unconditional distribution). */
+  classDropout: number;
+  /** The token layout (to recognise class tokens and find BOS). */
+  vocabulary: Vocabulary;
+  /** Root generator; the sampler only forks it, so its use depends on the step alone. */
+  rng: Rng;
+}
+
+/**
+ * The training batches as a pure function of (seed, step): example k of the
+ * run is sequence perm_e[k mod n] of epoch e = floor(k / n), with the
+ * permutation from `rng.fork('epoch<e>')` and the crops / class dropout from
+ * `rng.fork('step<s>')`. A resumed run therefore needs only the step number
+ * to see exactly the batches the uninterrupted run would have.
+ */
+export class TrainingSampler {
+  private cachedEpoch = -1;
+  private permutation: Int32Array = new Int32Array(0);
+
+  constructor(
+    private readonly sequences: readonly Int32Array[],
+    private readonly options: TrainingSamplerOptions,
+  ) {
+    if (sequences.length === 0) throw new InvalidArgumentError('no training sequences');
+  }
+
+  /** The windows of training step `step`. */
+  windows(step: number): Int32Array[] {
+    const { batchSize, classDropout, vocabulary: vocab, rng } = this.options;
+    const stepRng = rng.fork(`step${step}`);
+    const out: Int32Array[] = [];
+    for (let i = 0; i < batchSize; i++) {
+      let w = randomWindow(this.sequenceAt(step * batchSize + i), this.options, stepRng);
+      const first = w[0]!;
+      const isClass = first >= vocab.firstClassId && first < vocab.firstClassId + vocab.numClasses;
+      if (classDropout > 0 && isClass && stepRng.uniform() < classDropout) {
+        w = w.slice();
+        w[0] = vocab.bosId;
+      }
+      out.push(w);
+    }
+    return out;
+  }
+
+  private sequenceAt(k: number): Int32Array {
+    const n = this.sequences.length;
+    const epoch = Math.floor(k / n);
+    if (epoch !== this.cachedEpoch) {
+      this.permutation = this.options.rng.fork(`epoch${epoch}`).permutation(n);
+      this.cachedEpoch = epoch;
+    }
+    return this.sequences[this.permutation[k % n]!]!;
+  }
 }

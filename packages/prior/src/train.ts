@@ -22,7 +22,7 @@ import {
   writeFileAtomic,
   type SafetensorsTensor,
 } from '@vqkit/core';
-import { evaluationWindows, packWindows, randomWindow, toSequenceList, type TokenSequences, type WindowBatch, type WindowSpec } from './data.js';
+import { TrainingSampler, evaluationWindows, packWindows, toSequenceList, type TokenSequences, type WindowBatch, type WindowSpec } from './data.js';
 import type { GPTConfig } from './gpt/config.js';
 import { GPT, type GPTOptions } from './gpt/model.js';
 import { AdamW, learningRateAt } from './optim.js';
@@ -311,19 +311,7 @@ export async function trainPrior(options: TrainPriorOptions): Promise<PriorTrain
     }
     const resumedFromStep = step;
 
-    // The training order: example k of the run is sequence perm_e[k mod n] of epoch e = floor(k / n).
-    const permutations = new Map<number, Int32Array>();
-    const sequenceFor = (k: number): Int32Array => {
-      const epoch = Math.floor(k / train.length);
-      let perm = permutations.get(epoch);
-      if (!perm) {
-        permutations.clear();
-        perm = rng.fork(`epoch${epoch}`).permutation(train.length);
-        permutations.set(epoch, perm);
-      }
-      return train[perm[k % train.length]!]!;
-    };
-    const isClassToken = (t: number): boolean => t >= vocab.firstClassId && t < vocab.firstClassId + vocab.numClasses;
+    const sampler = new TrainingSampler(train, { ...spec, batchSize, classDropout, vocabulary: vocab, rng });
 
     const history: { step: number; validation: PriorValidation }[] = [];
     let lastValidation: PriorValidation | null = null;
@@ -350,18 +338,8 @@ export async function trainPrior(options: TrainPriorOptions): Promise<PriorTrain
         break;
       }
       const t0 = performance.now();
-      const stepRng = rng.fork(`step${step}`);
-      const windows: Int32Array[] = [];
-      for (let i = 0; i < batchSize; i++) {
-        let w = randomWindow(sequenceFor(step * batchSize + i), spec, stepRng);
-        if (classDropout > 0 && isClassToken(w[0]!) && stepRng.uniform() < classDropout) {
-          w = w.slice();
-          w[0] = vocab.bosId;
-        }
-        windows.push(w);
-      }
-      const batch = packWindows(windows, spec.prefixLength);
-      const dropoutRng = stepRng.fork('dropout');
+      const batch = packWindows(sampler.windows(step), spec.prefixLength);
+      const dropoutRng = rng.fork(`step${step}`).fork('dropout');
       const lr = learningRateAt(step, schedule);
       const loss = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, true, dropoutRng), parameters.map(([, v]) => v));
