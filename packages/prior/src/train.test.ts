@@ -115,8 +115,10 @@ describe('trainPrior', () => {
     expect(first.steps).toBe(5);
     first.model.dispose();
     const steps: number[] = [];
-    const resumed = await trainPrior({ ...common, steps: 8, checkpointPath: ckpt, logEvery: 1, onProgress: (p) => steps.push(p.step) });
+    const reportPath = path.join(tmp, 'report.json');
+    const resumed = await trainPrior({ ...common, steps: 8, checkpointPath: ckpt, logEvery: 1, onProgress: (p) => steps.push(p.step), reportPath });
     expect(resumed.resumedFromStep).toBe(5);
+    expect(JSON.parse(fs.readFileSync(reportPath, 'utf8'))).toMatchObject({ steps: 8, resumedFromStep: 5, aborted: false, config: { model_type: 'gpt2' } });
     expect(resumed.steps).toBe(8);
     expect(steps).toEqual([6, 7, 8]);
     const weights = (m: PriorModel): number[] => m.gpt.namedVariables().flatMap(([, v]) => Array.from(v.dataSync()));

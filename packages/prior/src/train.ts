@@ -107,6 +107,8 @@ export interface TrainPriorOptions {
   checkpointEvery?: number;
   /** Continue from `checkpointPath` if it exists. Default true. */
   resume?: boolean;
+  /** Also write the final report (everything but the model, plus the config) as JSON here, atomically. Default: none. */
+  reportPath?: string;
   /** Code tokens per pixel, to report bits per pixel. Default: metadata.tokensPerPixel. */
   tokensPerPixel?: number;
   /** Tokens per second of signal, to report bits per second. Default: metadata.tokensPerSecond. */
@@ -383,7 +385,7 @@ export async function trainPrior(options: TrainPriorOptions): Promise<PriorTrain
     if (aborted) checkpoint();
     if (!aborted && lastValidation === null && validation.length > 0) validate();
     const outPrior = prior.metadata === metadata ? prior : new PriorModel(model, metadata);
-    return {
+    const report: PriorTrainReport = {
       model: outPrior,
       steps: step,
       resumedFromStep,
@@ -395,6 +397,11 @@ export async function trainPrior(options: TrainPriorOptions): Promise<PriorTrain
       elapsedSeconds: (performance.now() - started) / 1000,
       parameterCount: model.parameterCount(),
     };
+    if (options.reportPath !== undefined) {
+      const { model: _omitted, ...rest } = report;
+      writeFileAtomic(options.reportPath, `${JSON.stringify({ ...rest, config: outPrior.toConfigJson() }, null, 2)}\n`);
+    }
+    return report;
   } catch (err) {
     if (ownsModel) prior.dispose();
     throw err;
