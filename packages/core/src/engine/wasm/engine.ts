@@ -9,7 +9,7 @@ import { BackendError, InvalidArgumentError } from '../../errors.js';
 import type { GemmCall, GemmEngine } from '../gemm.js';
 import { SharedArena } from './arena.js';
 import { bestGemmVariant, compileGemmModule, type GemmVariant } from './module.js';
-import { CTRL_SLOTS, DESC_DONE_WORD, DESC_REMAINING_WORD, GemmWorkerPool, SPIN_ITERATIONS } from './pool.js';
+import { CTRL_SLOTS, DESC_DONE_WORD, DESC_REMAINING_WORD, GemmWorkerPool, SPIN_MICROSECONDS } from './pool.js';
 import { wasmApi, type WasmModule } from './wasm-api.js';
 
 /** Cache blocking of the packed kernel (see the BLIS papers: kc × nc panel of B in L3, mc × kc block of A in L2). */
@@ -387,7 +387,10 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     }
     // Chunks claimed by workers may still be running: wait for them even after an error here.
     let done = Atomics.load(words, DESC_DONE_WORD);
-    for (let i = 0; i < SPIN_ITERATIONS && done < chunks; i++) done = Atomics.load(words, DESC_DONE_WORD);
+    if (done < chunks) {
+      const spinUntil = performance.now() + SPIN_MICROSECONDS / 1000;
+      while (done < chunks && performance.now() < spinUntil) done = Atomics.load(words, DESC_DONE_WORD);
+    }
     while (done < chunks) {
       Atomics.wait(words, DESC_DONE_WORD, done);
       done = Atomics.load(words, DESC_DONE_WORD);

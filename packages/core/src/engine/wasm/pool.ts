@@ -32,13 +32,18 @@ export const CTRL_SLOTS = 16;
 export const DESC_REMAINING_WORD = 19;
 export const DESC_DONE_WORD = 21;
 
-/** Iterations of busy polling before sleeping: thread wake-ups cost tens of microseconds, a short spin often avoids one. */
-export const SPIN_ITERATIONS = 2000;
+/**
+ * Microseconds a thread polls before it sleeps. Waking a sleeping thread costs
+ * tens of microseconds — more than a small GEMM takes — while GEMMs of a
+ * training step usually come back to back, so workers keep polling a little
+ * after each task (bounded, to waste little CPU on a shared machine).
+ */
+export const SPIN_MICROSECONDS = 200;
 
 const WORKER_SOURCE = `
 'use strict';
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctrlOffset, descOffset, index, spin } = workerData;
+const { module, memory, ctrlOffset, descOffset, index, spinMicroseconds } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const runTask = instance.exports.runTask;
 const ctrl = new Int32Array(memory.buffer, ctrlOffset, ${CTRL_SLOTS});
@@ -47,7 +52,8 @@ let seen = Atomics.load(ctrl, ${CTRL_GENERATION});
 parentPort.postMessage('ready');
 for (;;) {
   let generation = Atomics.load(ctrl, ${CTRL_GENERATION});
-  for (let i = 0; i < spin && generation === seen; i++) generation = Atomics.load(ctrl, ${CTRL_GENERATION});
+  const spinUntil = performance.now() + spinMicroseconds / 1000;
+  while (generation === seen && performance.now() < spinUntil) generation = Atomics.load(ctrl, ${CTRL_GENERATION});
   if (generation === seen) {
     Atomics.wait(ctrl, ${CTRL_GENERATION}, seen);
     continue;
@@ -103,7 +109,7 @@ export class GemmWorkerPool {
           ctrlOffset: options.ctrlOffset,
           descOffset: options.descOffset,
           index,
-          spin: SPIN_ITERATIONS,
+          spinMicroseconds: SPIN_MICROSECONDS,
         },
       });
       pool.workers.push(worker);
