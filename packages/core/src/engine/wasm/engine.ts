@@ -32,7 +32,7 @@ export interface WasmGemmOptions {
   /**
    * Products smaller than this many floating-point operations (2·m·n·k·batch)
    * run on the calling thread alone, because waking workers costs more than
-   * it saves on them; default 2,000,000.
+   * it saves on them (measured crossover about 1 MFLOP); default 1,000,000.
    */
   parallelThreshold?: number;
   /** Cache blocking; defaults in `DEFAULT_BLOCKING`. */
@@ -491,7 +491,7 @@ export async function createWasmGemmEngine(options: WasmGemmOptions = {}): Promi
   const threads = positiveInteger(options.threads ?? os.availableParallelism(), 'threads');
   if (threads > MAX_THREADS) throw new InvalidArgumentError(`threads must be at most ${MAX_THREADS}, got ${threads}`);
   const blocking = resolveBlocking(options.blocking);
-  const parallelThreshold = options.parallelThreshold ?? 2e6;
+  const parallelThreshold = options.parallelThreshold ?? 1e6;
   if (!(parallelThreshold >= 0)) throw new InvalidArgumentError(`parallelThreshold must be a non-negative number, got ${parallelThreshold}`);
   const chunksPerThread = positiveInteger(options.chunksPerThread ?? 3, 'chunksPerThread');
   const minChunkFlops = options.minChunkFlops ?? 32e6;
