@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createGroups } from './commands/groups.js';
 import { registerInfo } from './commands/info.js';
 import { reportError } from './errors.js';
 
@@ -18,6 +19,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerInfo(program);
+  const groups = createGroups(program);
+  // Modality commands register below: subcommands of groups.train / groups.encode /
+  // groups.export, options on groups.decode plus groups.decoders.register('image', …),
+  // or top-level commands of their own.
+  void groups;
   return program;
 }
 
