@@ -227,3 +227,23 @@ export function createTransposeKernel(original: KernelFunc): KernelFunc {
     return backend.makeTensorInfo(outShape, 'float32', out);
   });
 }
+
+/**
+ * `Cast` to float32 from bool or int32 converts into float32 storage.
+ * tfjs-cpu instead shares the source's Uint8Array/Int32Array under the new
+ * dtype; every float32 consumer would then have to convert it (see
+ * `float32Values`), e.g. the `dy * cast(mask)` of the maximum/minimum/where
+ * gradients. Other casts go to the original kernel.
+ */
+export function createCastKernel(original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    if (attrs?.dtype !== 'float32' || (x.dtype !== 'bool' && x.dtype !== 'int32')) return callKernel(original, args);
+    const values = backend.data.get(x.dataId).values;
+    if (!(values instanceof Uint8Array || values instanceof Int32Array || values instanceof Float32Array)) return callKernel(original, args);
+    const out = allocOutput(backend, values.length);
+    out.set(values);
+    return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
+  });
+}

@@ -5,7 +5,7 @@
  * and whole-tensor means (losses) are the common cases.
  */
 import { backend_util, util, type KernelFunc } from '@tensorflow/tfjs-core';
-import { allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import { allocOutput, asKernelFunc, callKernel, float32Values, int32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
 
 /**
  * `kind` 'mean' follows tfjs-cpu's order of operations exactly: every element
@@ -72,7 +72,7 @@ export function createUnsortedSegmentSumKernel(original: KernelFunc): KernelFunc
     const rowShape = x.shape.slice(1);
     const row = sizeOf(rowShape);
     const xs = float32Values(backend, x);
-    const ids = backend.data.get(segmentIds.dataId).values as Int32Array;
+    const ids = int32Values(backend, segmentIds);
     const totals = new Float64Array(numSegments * row);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -101,7 +101,7 @@ export function createGatherKernel(original: KernelFunc): KernelFunc {
     if (x.dtype !== 'float32' || indices.dtype !== 'int32' || batchDims !== 0 || x.shape.length === 0) return callKernel(original, args);
     if (util.parseAxisParam(attrs!.axis as number, x.shape)[0] !== 0) return callKernel(original, args);
     const rows = x.shape[0]!;
-    const ids = backend.data.get(indices.dataId).values as Int32Array;
+    const ids = int32Values(backend, indices);
     for (let i = 0; i < ids.length; i++) if (!(ids[i]! >= 0 && ids[i]! < rows)) return callKernel(original, args);
     const rowShape = x.shape.slice(1);
     const row = sizeOf(rowShape);

@@ -19,7 +19,7 @@ import {
   createConv2DBackpropInput,
   createFusedConv2D,
 } from './conv-kernels.js';
-import { createBinaryKernel, createReluKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
+import { createBinaryKernel, createCastKernel, createReluKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createGatherKernel, createReduceKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
@@ -59,6 +59,7 @@ export const VQKIT_CPU_KERNELS = [
   'SquaredDifference',
   'Square',
   'Sqrt',
+  'Cast',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -86,6 +87,7 @@ function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: stri
     ['SquaredDifference', createBinaryKernel('sqdiff', original('SquaredDifference'))],
     ['Square', createUnaryKernel('square', original('Square'))],
     ['Sqrt', createUnaryKernel('sqrt', original('Sqrt'))],
+    ['Cast', createCastKernel(original('Cast'))],
   ]);
 }
 

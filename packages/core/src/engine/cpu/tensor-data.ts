@@ -29,14 +29,35 @@ export function callKernel(fn: KernelFunc, args: CpuKernelArgs): TensorInfo {
   return out;
 }
 
-/** The values of a float32 tensor, without copying. */
+/**
+ * The values of a float32 tensor, without copying when its storage is a
+ * Float32Array. A float32 tensor may sit on integer storage: tfjs-cpu's `Cast`
+ * from bool or int32 shares the source's Uint8Array/Int32Array (a widening
+ * needs no conversion), and a cast made on another backend moves here with
+ * that storage. Such values are converted into a fresh array (read-only use).
+ */
 export function float32Values(backend: MathBackendCPU, tensor: TensorInfo): Float32Array {
   const values = backend.data.get(tensor.dataId).values;
   if (values instanceof Float32Array) return values;
+  if (values instanceof Uint8Array || values instanceof Int32Array) return Float32Array.from(values);
   // Complex or not-yet-materialised storage: let the backend produce the values.
   const read = backend.readSync(tensor.dataId);
   if (read instanceof Float32Array) return read;
-  throw new BackendError(`internal error: a ${tensor.dtype} tensor has no float32 storage on the vqkit-cpu backend`);
+  if (read instanceof Uint8Array || read instanceof Int32Array) return Float32Array.from(read);
+  throw new BackendError(`internal error: a ${tensor.dtype} tensor has no numeric storage on the vqkit-cpu backend`);
+}
+
+/**
+ * The values of an int32 tensor as numbers, without copying. Its storage is an
+ * Int32Array, or a Uint8Array when it was cast from bool (shared storage).
+ */
+export function int32Values(backend: MathBackendCPU, tensor: TensorInfo): Int32Array | Uint8Array {
+  const values = backend.data.get(tensor.dataId).values;
+  if (values instanceof Int32Array || values instanceof Uint8Array) return values;
+  const read = backend.readSync(tensor.dataId);
+  if (read instanceof Int32Array || read instanceof Uint8Array) return read;
+  if (read instanceof Float32Array) return Int32Array.from(read);
+  throw new BackendError(`internal error: a ${tensor.dtype} tensor has no integer storage on the vqkit-cpu backend`);
 }
 
 /** True when every tensor is float32 (the only dtype our fast paths handle). */
