@@ -14,3 +14,5 @@ export * from './report/charts.js';
 export * from './train/schedule.js';
 export * from './train/trainer.js';
 export * from './train/report.js';
+export * from './compress.js';
+export * from './compress-entropy.js';
