@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createGroups } from './commands/groups.js';
 import { registerInfo } from './commands/info.js';
+import { registerCompress } from './commands/compress.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { reportError } from './errors.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   // groups.export, options on groups.decode plus groups.decoders.register('image', …),
   // or top-level commands of their own.
   void groups;
+  registerCompress(program, groups);
   registerTokenize(program);
   return program;
 }
