@@ -59,7 +59,7 @@ export interface QueueProducerOptions extends QueueConnectionOptions {
 export async function runOnQueue(
   jobs: readonly ShardJob[],
   options: QueueProducerOptions,
-  onShard: (job: ShardJob, outcome: { summary: ShardSummary } | { error: Error }) => void,
+  onShard: (job: ShardJob, outcome: { summary: ShardSummary; redelivered: boolean } | { error: Error }) => void,
 ): Promise<void> {
   const queue = new Queue(options.queueName ?? DEFAULT_QUEUE_NAME, { connection: connectionFor(options.url) });
   try {
@@ -91,7 +91,8 @@ export async function runOnQueue(
         const state = await queued.getState();
         if (state === 'completed') {
           pending.delete(jobId);
-          onShard(job, { summary: queued.returnvalue as ShardSummary });
+          // Started more than once: a worker died or stalled holding it and another one redid it.
+          onShard(job, { summary: queued.returnvalue as ShardSummary, redelivered: queued.attemptsStarted > 1 || queued.stalledCounter > 0 });
         } else if (state === 'failed') {
           pending.delete(jobId);
           onShard(job, { error: new QueueJobFailedError(job.shard, queued.failedReason) });
@@ -114,8 +115,8 @@ export interface QueueWorkerOptions extends QueueConnectionOptions {
   lockDurationMs?: number;
   /** How often this worker looks for stalled jobs of dead workers, ms. Default 30000. */
   stalledIntervalMs?: number;
-  /** Called when a job completes or fails here. */
-  onJob?: (event: { shard: number; summary?: ShardSummary; error?: string }) => void;
+  /** Called when a job starts, completes or fails here. */
+  onJob?: (event: { shard: number; state: 'started' | 'completed' | 'failed'; summary?: ShardSummary; error?: string }) => void;
   /** Aborting closes the worker after its current jobs. */
   signal?: AbortSignal;
 }
@@ -135,9 +136,10 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
       maxStalledCount: 3,
     },
   );
-  worker.on('completed', (job: Job<ShardJob>, summary: ShardSummary) => options.onJob?.({ shard: job.data.shard, summary }));
+  worker.on('active', (job: Job<ShardJob>) => options.onJob?.({ shard: job.data.shard, state: 'started' }));
+  worker.on('completed', (job: Job<ShardJob>, summary: ShardSummary) => options.onJob?.({ shard: job.data.shard, state: 'completed', summary }));
   worker.on('failed', (job: Job<ShardJob> | undefined, err: Error) => {
-    if (job !== undefined) options.onJob?.({ shard: job.data.shard, error: err.message });
+    if (job !== undefined) options.onJob?.({ shard: job.data.shard, state: 'failed', error: err.message });
   });
   await worker.waitUntilReady();
   await new Promise<void>((resolve) => {

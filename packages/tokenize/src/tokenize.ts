@@ -81,6 +81,8 @@ export interface TokenizeDatasetResult {
   shardsReused: number;
   /** Shards written by this run. */
   shardsWritten: number;
+  /** Queue runs: shards that were started more than once (a worker died or stalled holding them). */
+  shardsRedelivered: number;
   /** Shards that failed (left for the next run). */
   failedShards: { shard: number; message: string }[];
   aborted: boolean;
@@ -188,9 +190,11 @@ export async function tokenizeDataset(options: TokenizeDatasetOptions): Promise<
     });
   };
   const failedShards: { shard: number; message: string }[] = [];
-  const finish = (job: ShardJob, outcome: { summary: ShardSummary } | { error: Error }): void => {
+  let shardsRedelivered = 0;
+  const finish = (job: ShardJob, outcome: { summary: ShardSummary; redelivered?: boolean } | { error: Error }): void => {
     if ('error' in outcome) failedShards.push({ shard: job.shard, message: outcome.error.message });
     else {
+      if (outcome.redelivered === true) shardsRedelivered++;
       done.set(job.shard, outcome.summary);
       itemsThisRun += itemsOf(job.shard);
       writeManifest();
@@ -234,6 +238,7 @@ export async function tokenizeDataset(options: TokenizeDatasetOptions): Promise<
     manifest: final,
     shardsReused,
     shardsWritten: done.size - shardsReused,
+    shardsRedelivered,
     failedShards,
     aborted: aborted(),
     seconds: (performance.now() - started) / 1000,

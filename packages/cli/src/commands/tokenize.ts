@@ -71,6 +71,7 @@ export function registerTokenize(program: Command): void {
         `${manifest.complete ? 'complete' : 'incomplete'}: ${manifest.totals.items} items → ${manifest.totals.tokens} tokens in ${manifest.shards.length}/${manifest.shardCount} shards ` +
           `(${result.shardsWritten} written, ${result.shardsReused} reused) in ${formatDuration(result.seconds)}; ${manifest.totals.errors} bad items listed in errors.json`,
       );
+      if (result.shardsRedelivered > 0) console.error(`vqkit: ${result.shardsRedelivered} shard(s) were redone after a worker stopped holding them`);
       for (const failed of result.failedShards) console.error(`vqkit: shard ${failed.shard} failed: ${failed.message}`);
       if (!manifest.complete) {
         console.error(`vqkit: run the same command again to finish the remaining ${manifest.shardCount - manifest.shards.length} shard(s)`);
@@ -97,8 +98,13 @@ export function registerTokenize(program: Command): void {
           stalledIntervalMs: intOption('stalled-ms', opts.stalledMs, 100),
           signal,
           onJob: (e) => {
-            if (e.summary !== undefined) console.error(`vqkit: worker ${process.pid}: shard ${e.shard} done (${e.summary.items} items, ${e.summary.errors} errors)`);
-            else console.error(`vqkit: worker ${process.pid}: shard ${e.shard} failed: ${e.error ?? 'unknown'}`);
+            const what =
+              e.state === 'started'
+                ? 'started'
+                : e.state === 'completed'
+                  ? `done (${e.summary?.items ?? 0} items, ${e.summary?.errors ?? 0} bad)`
+                  : `failed: ${e.error ?? 'unknown error'} (it is retried)`;
+            console.error(`vqkit: worker ${process.pid}: shard ${e.shard} ${what}`);
           },
         }),
       );
