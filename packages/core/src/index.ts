@@ -25,3 +25,4 @@ export * from './quantization/usage.js';
 export * from './quantization/distance.js';
 export * from './quantization/kmeans.js';
 export * from './engine/wasm/index.js';
+export * from './onnx/index.js';
