@@ -25,9 +25,10 @@ export interface DatasetItem {
 }
 
 export interface DatasetListing {
-  /** What was listed, for the manifest (absolute path). */
-  data: string;
-  kind: 'folder' | 'idx' | 'list';
+  /** What was listed, for the manifest (absolute paths). */
+  data: string[];
+  /** Kind of each listed path. */
+  kind: ('folder' | 'idx' | 'list')[];
   items: DatasetItem[];
   /** SHA-256 (hex) of the item list: a changed dataset is not resumed into an old output. */
   fingerprint: string;
@@ -118,9 +119,19 @@ async function listFile(file: string): Promise<DatasetItem[]> {
 /**
  * Lists a dataset: a folder (recursively, sorted, files with the given
  * extensions), an IDX / IDX.gz image file (labels read from the matching
- * `labels-idx1-ubyte` file when present), or a list file (.txt / .lst).
+ * `labels-idx1-ubyte` file when present), or a list file (.txt / .lst) — or
+ * several of these, concatenated in the order given.
  */
-export async function listItems(data: string, options: ListItemsOptions = {}): Promise<DatasetListing> {
+export async function listItems(data: string | readonly string[], options: ListItemsOptions = {}): Promise<DatasetListing> {
+  const paths = typeof data === 'string' ? [data] : data;
+  if (paths.length === 0) throw new InvalidArgumentError('no dataset given');
+  const parts = [];
+  for (const one of paths) parts.push(await listOne(one, options));
+  const items = parts.flatMap((p) => p.items);
+  return { data: parts.map((p) => p.data), kind: parts.map((p) => p.kind), items, fingerprint: fingerprintOf(items) };
+}
+
+async function listOne(data: string, options: ListItemsOptions): Promise<{ data: string; kind: DatasetListing['kind'][number]; items: DatasetItem[] }> {
   const resolved = path.resolve(data);
   let stat: fs.Stats;
   try {
@@ -128,7 +139,7 @@ export async function listItems(data: string, options: ListItemsOptions = {}): P
   } catch {
     throw new InvalidArgumentError(`dataset ${data} does not exist; give a folder, an IDX(.gz) file or a list file (.txt: one path[<TAB>label] per line)`);
   }
-  let kind: DatasetListing['kind'];
+  let kind: DatasetListing['kind'][number];
   let items: DatasetItem[];
   if (stat.isDirectory()) {
     kind = 'folder';
@@ -145,5 +156,5 @@ export async function listItems(data: string, options: ListItemsOptions = {}): P
     throw new InvalidArgumentError(`cannot tell what ${data} is; give a folder, an IDX(.gz) file (…-idx3-ubyte[.gz]) or a list file (.txt/.lst)`);
   }
   if (items.length === 0) throw new InvalidArgumentError(`dataset ${data} has no items to tokenize`);
-  return { data: resolved, kind, items, fingerprint: fingerprintOf(items) };
+  return { data: resolved, kind, items };
 }

@@ -25,7 +25,7 @@ export interface TokenDatasetManifest {
   version: typeof MANIFEST_VERSION;
   plan: string;
   tokenizer: { id: string; dir: string; modality: DatasetModality; codebookSizes: number[] };
-  data: { path: string; kind: DatasetListing['kind']; items: number; fingerprint: string };
+  data: { paths: string[]; kinds: DatasetListing['kind']; items: number; fingerprint: string };
   dtype: TokenDtype;
   shardSize: number;
   shardCount: number;
@@ -51,8 +51,8 @@ export interface TokenizeProgress {
 export interface TokenizeDatasetOptions {
   /** Tokenizer directory. */
   tokenizer: string;
-  /** A folder, an IDX(.gz) file or a list file (see `listItems`). */
-  data: string;
+  /** A folder, an IDX(.gz) file or a list file (see `listItems`), or several, concatenated. */
+  data: string | string[];
   /** Output directory (created if needed). */
   outDir: string;
   /** Items per shard. Default 4096. */
@@ -160,7 +160,7 @@ export async function tokenizeDataset(options: TokenizeDatasetOptions): Promise<
       version: MANIFEST_VERSION,
       plan: key,
       tokenizer: { ...identity, dir: tokenizerDir },
-      data: { path: listing.data, kind: listing.kind, items: listing.items.length, fingerprint: listing.fingerprint },
+      data: { paths: listing.data, kinds: listing.kind, items: listing.items.length, fingerprint: listing.fingerprint },
       dtype: plan.dtype,
       shardSize,
       shardCount,

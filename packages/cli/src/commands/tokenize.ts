@@ -14,7 +14,7 @@ function intOption(name: string, value: string | undefined, min: number): number
 
 interface TokenizeFlags {
   tokenizer: string;
-  data: string;
+  data: string[];
   out: string;
   shardSize?: string;
   workers?: string;
@@ -36,7 +36,7 @@ export function registerTokenize(program: Command): void {
     .command('tokenize')
     .description('tokenize a whole dataset into resumable token shards, on local worker threads or over a Redis queue')
     .requiredOption('--tokenizer <dir>', 'tokenizer directory')
-    .requiredOption('--data <path>', 'a folder, an IDX(.gz) file, or a list file (.txt: one path[<TAB>label] per line)')
+    .requiredOption('--data <path...>', 'folders, IDX(.gz) files or list files (.txt: one path[<TAB>label] per line), tokenized in the order given')
     .requiredOption('--out <dir>', 'output directory (manifest.json, shards/, errors.json); rerun with the same arguments to resume')
     .option('--shard-size <n>', 'items per shard', '4096')
     .option('--workers <n>', 'local worker threads (0 = this thread; default: all cores)')
