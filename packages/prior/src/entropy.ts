@@ -24,6 +24,12 @@ export interface PriorEntropyModelOptions {
   fingerprint?: Uint8Array;
   /** Total of the quantized frequency tables. Default: core's default for the codebook size. */
   total?: number;
+  /**
+   * The id of the tokenizer whose codes will be coded. When given, a prior
+   * that records another tokenizer is refused (its probabilities would be
+   * meaningless for these codes: valid files, but poor compression).
+   */
+  tokenizerId?: string;
   /** Coding histories kept warm at once (each holds a KV cache); older ones are rebuilt on demand. Default 2. */
   maxLiveHistories?: number;
 }
@@ -46,6 +52,10 @@ interface HistoryState {
  */
 export function priorEntropyModel(prior: PriorModel | GPT, options: PriorEntropyModelOptions = {}): PriorEntropyModel {
   const gpt = prior instanceof PriorModel ? prior.gpt : prior;
+  const recorded = prior instanceof PriorModel ? prior.metadata.tokenizer : undefined;
+  if (options.tokenizerId !== undefined && recorded !== undefined && recorded !== options.tokenizerId) {
+    throw new InvalidArgumentError(`the prior was trained on codes of tokenizer ${recorded}, not ${options.tokenizerId}; use a prior trained on this tokenizer's codes`);
+  }
   const vocab = gpt.config.vocabulary;
   const pattern = prior instanceof PriorModel ? (prior.metadata.audioPattern ?? 'flatten') : 'flatten';
   if (pattern !== 'flatten') {

@@ -10,3 +10,4 @@ export * from './train.js';
 export * from './sample-prior.js';
 export * from './entropy.js';
 export * from './gpt/ops.js';
+export * from './codes-dataset.js';

@@ -48,6 +48,21 @@ describe('image layout', () => {
   it('the image constraint allows exactly the code tokens', () => {
     expect(imageTokenConstraint(vocabulary)(5)).toEqual({ start: 0, end: 8 });
   });
+
+  it('multi-level grids: the levels of a cell follow each other, level l offset by l*K, and the constraint follows the level', () => {
+    const rvq = createVocabulary({ codebookSize: 4, levels: 2 });
+    const codes = [3, 1, 0, 2, 1, 1, 2, 0, 3, 3, 0, 0]; // [2, 3, 2] row-major
+    const seq = imageCodesToSequence(codes, grid, { vocabulary: rvq });
+    expect(Array.from(seq)).toEqual([rvq.bosId, 3, 5, 0, 6, 1, 5, 2, 4, 3, 7, 0, 4]);
+    expect(Array.from(sequenceToImageCodes(seq, grid, rvq).codes)).toEqual(codes);
+    expect(() => sequenceToImageCodes([rvq.bosId, 3, 1, ...codes.slice(2)], grid, rvq)).toThrow(/level-1 code token/);
+    const constraint = imageTokenConstraint(rvq);
+    expect([constraint(0), constraint(1), constraint(4)]).toEqual([
+      { start: 0, end: 4 },
+      { start: 4, end: 8 },
+      { start: 0, end: 4 },
+    ]);
+  });
 });
 
 describe('audio layout', () => {

@@ -5,7 +5,8 @@
  * token (conditional). The prefix is an input only; the prior never predicts it.
  *
  * Images: the code grid in raster order (row by row, left to right), as in
- * taming-transformers / VQGAN.
+ * taming-transformers / VQGAN; with a multi-level quantizer the levels of a
+ * cell follow each other (the `flatten` order below, cells as frames).
  *
  * Audio (residual VQ, codes `[frames, levels]`):
  *  - `flatten` (default): frame by frame, all levels of a frame before the next
@@ -73,46 +74,57 @@ function checkCode(code: number, codebookSize: number, where: string): void {
 }
 
 /**
- * An image code grid (row-major `[height, width]`, i.e. already raster order)
- * as a prior sequence `[prefix, codes...]` of length `height*width + 1`.
+ * An image code grid (row-major `[height, width]`, or `[height, width, levels]`
+ * for a multi-level quantizer — already raster order, a cell's levels
+ * consecutive) as a prior sequence `[prefix, codes...]` of length
+ * `height*width*levels + 1`. Level l of a cell uses token ids
+ * `[l*K, (l+1)*K)`, as for residual audio codes.
  */
 export function imageCodesToSequence(codes: ArrayLike<number>, grid: GridShape, options: SequenceOptions): Int32Array {
-  const n = grid.height * grid.width;
-  if (codes.length !== n) throw new InvalidArgumentError(`expected ${grid.height}x${grid.width} = ${n} codes, got ${codes.length}`);
-  if (options.vocabulary.levels !== 1) throw new InvalidArgumentError('image sequences need a single-level vocabulary');
+  const { codebookSize: K, levels: L } = options.vocabulary;
+  const n = grid.height * grid.width * L;
+  if (codes.length !== n) {
+    throw new InvalidArgumentError(`expected ${grid.height}x${grid.width}${L > 1 ? `x${L} levels` : ''} = ${n} codes, got ${codes.length}`);
+  }
   const out = new Int32Array(n + 1);
   out[0] = prefixToken(options);
   for (let i = 0; i < n; i++) {
-    checkCode(codes[i]!, options.vocabulary.codebookSize, `image code ${i}`);
-    out[i + 1] = codes[i]!;
+    checkCode(codes[i]!, K, `image code ${i}`);
+    out[i + 1] = codes[i]! + (i % L) * K;
   }
   return out;
 }
 
 /**
  * The inverse of {@link imageCodesToSequence}. Accepts the full sequence
- * (`height*width + 1` tokens, prefix first) or just the code tokens
- * (`height*width`, e.g. what `generate` returns).
+ * (`height*width*levels + 1` tokens, prefix first) or just the code tokens
+ * (e.g. what `generate` returns).
  */
 export function sequenceToImageCodes(
   sequence: ArrayLike<number>,
   grid: GridShape,
   vocabulary: Vocabulary,
 ): DecodedPrefix & { codes: Int32Array } {
-  const n = grid.height * grid.width;
+  const { codebookSize: K, levels: L } = vocabulary;
+  const n = grid.height * grid.width * L;
   let offset = 0;
   let classIndex: number | null = null;
   if (sequence.length === n + 1) {
     classIndex = decodePrefix(sequence[0]!, vocabulary);
     offset = 1;
   } else if (sequence.length !== n) {
-    throw new InvalidArgumentError(`expected ${n} or ${n + 1} tokens for a ${grid.height}x${grid.width} grid, got ${sequence.length}`);
+    throw new InvalidArgumentError(`expected ${n} or ${n + 1} tokens for a ${grid.height}x${grid.width}${L > 1 ? `x${L}` : ''} grid, got ${sequence.length}`);
   }
   const codes = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const t = sequence[offset + i]!;
-    checkCode(t, vocabulary.codebookSize, `token ${offset + i}`);
-    codes[i] = t;
+    const level = i % L;
+    const code = t - level * K;
+    if (L === 1) checkCode(t, K, `token ${offset + i}`);
+    else if (!Number.isInteger(t) || code < 0 || code >= K) {
+      throw new InvalidArgumentError(`token ${offset + i} (${t}) is not a level-${level} code token [${level * K}, ${(level + 1) * K})`);
+    }
+    codes[i] = code;
   }
   return { classIndex, codes };
 }
@@ -213,9 +225,10 @@ export function sequenceToAudioCodes(
 
 /**
  * A sampling constraint for image codes: every generated token must be a code
- * (never BOS, PAD or a class token).
+ * (never BOS, PAD or a class token) of its cell's level.
  */
 export function imageTokenConstraint(vocabulary: Vocabulary): (step: number) => TokenRange {
+  if (vocabulary.levels > 1) return audioTokenConstraint(vocabulary, 'flatten');
   const range = { start: 0, end: vocabulary.codebookSize };
   return () => range;
 }

@@ -29,8 +29,14 @@ export type PriorModality = 'image' | 'audio' | 'video' | 'generic';
 export interface PriorMetadata {
   /** Default `'generic'`. */
   modality?: PriorModality;
-  /** Identifier of the tokenizer whose codes the prior was trained on (e.g. its model directory name or hash). */
+  /** Identifier of the tokenizer whose codes the prior was trained on (`ImageTokenizer.id`: a hash of its config and weights). */
   tokenizer?: string;
+  /**
+   * Directory of that tokenizer, relative to the prior's directory (or
+   * absolute), so tools can decode samples without being told; see
+   * {@link priorTokenizerDir}.
+   */
+  tokenizerDir?: string;
   /** Image code grid (images, one video frame). */
   grid?: GridShape;
   /** Residual-VQ audio: sequence pattern. */
@@ -139,6 +145,14 @@ export function gptOptionsFromConfigJson(json: unknown, source?: string): { opti
   };
   if (c.vocab_size !== c.vqkit.vocabulary?.vocabSize) fail(`vocab_size ${String(c.vocab_size)} disagrees with the vqkit vocabulary`);
   return { options, metadata: c.vqkit.metadata ?? {} };
+}
+
+/**
+ * The tokenizer directory a prior loaded from `priorDir` records (relative
+ * paths are relative to `priorDir`), or undefined when it records none.
+ */
+export function priorTokenizerDir(priorDir: string, metadata: PriorMetadata): string | undefined {
+  return metadata.tokenizerDir === undefined ? undefined : path.resolve(priorDir, metadata.tokenizerDir);
 }
 
 /** A GPT prior together with what its tokens mean. Owns the GPT (dispose it through here). */

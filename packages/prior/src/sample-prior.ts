@@ -35,7 +35,7 @@ export interface PriorSample {
   classIndex: number | null;
   /** The generated tokens (no prompt). */
   tokens: Int32Array;
-  /** Tokenizer codes: image `[height*width]` raster order; audio `[frames, levels]` row-major; generic = tokens. */
+  /** Tokenizer codes: image `[height, width(, levels)]` raster order; audio `[frames, levels]` row-major; generic = tokens. */
   codes: Int32Array;
   /** Audio: number of frames. */
   frames?: number;
@@ -80,8 +80,9 @@ export function samplePrior(prior: PriorModel, options: SamplePriorOptions = {})
   if (modality === 'image') {
     const grid = prior.metadata.grid;
     if (!grid) throw new InvalidArgumentError('this image prior has no grid shape in its metadata');
-    maxNewTokens = grid.height * grid.width;
+    maxNewTokens = grid.height * grid.width * vocab.levels;
     constrain = imageTokenConstraint(vocab);
+    windowAlign = vocab.levels;
   } else if (modality === 'audio') {
     if (frames === undefined || !Number.isInteger(frames) || frames < 1) throw new InvalidArgumentError('audio sampling needs frames (a positive integer)');
     const pattern = prior.metadata.audioPattern ?? 'flatten';
