@@ -1,0 +1,111 @@
+// `pnpm bench tokenize`: dataset tokenization throughput (items/s) in this
+// thread, with 1 and 2 worker threads, and through a Redis queue with 2
+// worker processes, on Fashion-MNIST (train + test, 70k) with the reference
+// f=4 tokenizer (the trained one from `pnpm bench image` when present, else
+// an untrained one of the same architecture — the speed is the same).
+//
+// Options: --limit N (items, default all), --modes inline,threads1,threads2,queue2
+//          --shard-size N (default 4096)
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { initEngine } from '@vqkit/core';
+import { fashionMnistConfig, ImageTokenizer } from '@vqkit/image';
+import { tokenizeDataset } from '@vqkit/tokenize';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const { values: args } = parseArgs({
+  options: {
+    limit: { type: 'string' },
+    modes: { type: 'string', default: 'inline,threads1,threads2,queue2' },
+    'shard-size': { type: 'string', default: '4096' },
+  },
+});
+
+const fmnistDir = '/usr/share/datasets/fashion-mnist';
+const data = ['train-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte.gz'].map((f) => path.join(fmnistDir, f));
+if (!data.every((f) => fs.existsSync(f))) {
+  console.error(`Fashion-MNIST not found in ${fmnistDir} (apt-get install dataset-fashion-mnist)`);
+  process.exit(1);
+}
+
+const engine = await initEngine({});
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-bench-tokenize-'));
+let tokenizerDir = path.join(here, 'results/tokenizers/fmnist-f4');
+let tokenizerNote = 'trained fmnist-f4';
+if (!fs.existsSync(path.join(tokenizerDir, 'config.json'))) {
+  tokenizerDir = path.join(work, 'tokenizer');
+  const untrained = ImageTokenizer.create(fashionMnistConfig());
+  await untrained.save(tokenizerDir);
+  untrained.dispose();
+  tokenizerNote = 'untrained reference f=4 (same speed)';
+}
+
+// A list file would lose the IDX labels; a limit is applied by copying a prefix of the items into a list of IDX rows instead.
+let inputs = data;
+if (args.limit !== undefined) {
+  const { readIdxImages, encodeIdx } = await import('@vqkit/image');
+  const limit = Number(args.limit);
+  const train = await readIdxImages(data[0]);
+  const n = Math.min(limit, train.count);
+  const file = path.join(work, `subset-images-idx3-ubyte`);
+  fs.writeFileSync(file, encodeIdx({ dtype: 'uint8', shape: [n, train.height, train.width], data: train.data.subarray(0, n * train.height * train.width) }));
+  inputs = [file];
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function run(mode) {
+  const outDir = path.join(work, `out-${mode}`);
+  const options = { tokenizer: tokenizerDir, data: inputs, outDir, shardSize: Number(args['shard-size']) };
+  const children = [];
+  try {
+    if (mode === 'inline') options.workers = 0;
+    else if (mode.startsWith('threads')) options.workers = Number(mode.slice('threads'.length));
+    else if (mode.startsWith('queue')) {
+      const redisServer = spawnSync('which', ['redis-server']).stdout.toString().trim();
+      if (!redisServer) return { mode, skipped: 'redis-server not installed' };
+      const port = await freePort();
+      children.push(spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
+      options.queue = `redis://127.0.0.1:${port}`;
+      const workers = Number(mode.slice('queue'.length));
+      for (let i = 0; i < workers; i++) {
+        children.push(spawn(process.execPath, [path.join(root, 'packages/cli/dist/main.js'), '--threads', '1', 'worker', '--queue', options.queue], { stdio: 'ignore' }));
+      }
+    }
+    const started = performance.now();
+    const result = await tokenizeDataset(options);
+    const seconds = (performance.now() - started) / 1000;
+    return { mode, items: result.manifest.totals.items, errors: result.manifest.totals.errors, seconds, itemsPerSecond: result.manifest.totals.items / seconds };
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+console.log(`engine: ${engine.description}; tokenizer: ${tokenizerNote}; cores: ${os.availableParallelism()}`);
+const rows = [];
+for (const mode of args.modes.split(',')) {
+  const row = await run(mode);
+  rows.push(row);
+  console.log(row.skipped ? `${mode.padEnd(9)} skipped: ${row.skipped}` : `${mode.padEnd(9)} ${String(row.items).padStart(6)} items  ${row.seconds.toFixed(1).padStart(6)} s  ${row.itemsPerSecond.toFixed(0).padStart(6)} items/s`);
+}
+fs.mkdirSync(path.join(here, 'results'), { recursive: true });
+const out = path.join(here, 'results', `tokenize-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+fs.writeFileSync(out, JSON.stringify({ engine: engine.description, tokenizer: tokenizerNote, rows }, null, 2));
+console.log(`wrote ${path.relative(root, out)}`);
+fs.rmSync(work, { recursive: true, force: true });
