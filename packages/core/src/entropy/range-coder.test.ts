@@ -281,3 +281,22 @@ describe('fixed-length packing', () => {
 it('flatContext has no neighbours', () => {
   expect(flatContext(3)).toEqual({ position: 3, level: 0, left: -1, up: -1 });
 });
+
+describe('decoder work bound', () => {
+  it('a truncated payload fails at its first read past the flush, not after decoding every declared code', () => {
+    let steps = 0;
+    const uniform = new UniformModel(256);
+    const counting: ProbabilityModel = {
+      alphabetSize: 256,
+      frequencies: (ctx) => {
+        steps++;
+        return uniform.frequencies(ctx);
+      },
+      update: () => {},
+      reset: () => {},
+    };
+    // 10 bytes cannot hold a million 8-bit codes: decoding must stop after about 10 + FLUSH_BYTES codes.
+    expect(() => decodeCodeTensor(new Uint8Array(10).fill(0x55), [1_000_000, 1], [counting])).toThrow(EntropyDecodeError);
+    expect(steps).toBeLessThanOrEqual(10 + FLUSH_BYTES + 1);
+  });
+});

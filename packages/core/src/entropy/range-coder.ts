@@ -201,7 +201,9 @@ export class RangeDecoder {
 
   private nextByte(): number {
     if (this.pos < this.end) return this.bytes[this.pos++];
-    this.virtualBytes++;
+    // A valid stream never needs more than the flush's dropped zeros: stop at
+    // once, so a truncated payload costs no work beyond its own length.
+    if (++this.virtualBytes > FLUSH_BYTES) throw new EntropyDecodeError('range decoder: stream ended early (truncated)');
     return 0;
   }
 }
