@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createGroups } from './commands/groups.js';
 import { registerInfo } from './commands/info.js';
 import { registerCompress } from './commands/compress.js';
+import { registerImage } from './commands/image.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { reportError } from './errors.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   // or top-level commands of their own.
   void groups;
   registerCompress(program, groups);
+  registerImage(program, groups);
   registerTokenize(program);
   return program;
 }

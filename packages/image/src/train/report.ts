@@ -42,9 +42,10 @@ export interface TrainingSummary {
   config: ImageTokenizerConfig;
 }
 
-function reconstructionGrid(model: ImageVQVAE, split: ImageSplit, count: number): Promise<Buffer> {
+async function reconstructionGrid(model: ImageVQVAE, split: ImageSplit, count: number): Promise<Buffer> {
   const n = Math.min(count, split.imageCount);
-  const batch = split.batchOf(Array.from({ length: n }, (_, i) => i));
+  // loadBatchOf also works for streaming datasets (cache: false).
+  const batch = await split.loadBatchOf(Array.from({ length: n }, (_, i) => i));
   const recon = tf.tidy(() => model.reconstruct(tf.tensor4d(batch.images, batch.shape)));
   const reconData = recon.dataSync() as Float32Array;
   recon.dispose();

@@ -23,7 +23,6 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '@vqkit/core';
 import { ImageDataset, type ImageDatasetOptions, type ImageSplit } from '../data/dataset.js';
-import { psnrBatch } from '../metrics.js';
 import {
   createImageTokenizerConfig,
   serializeImageTokenizerConfig,
@@ -33,6 +32,7 @@ import {
 } from '../model/config.js';
 import { ImageVQVAE } from '../model/vqvae.js';
 import { writeTokenizerFiles } from '../tokenizer.js';
+import { evaluateReconstruction } from './evaluate.js';
 import { writeTrainingReport } from './report.js';
 import { learningRateAt, validateSchedule, type LearningRateSchedule } from './schedule.js';
 
@@ -66,8 +66,19 @@ export interface TrainImageTokenizerOptions {
   keepCheckpoints?: number;
   /** Continue from the latest checkpoint in `outputDir/checkpoints` if there is one. Default false. */
   resume?: boolean;
-  /** Validate on at most this many images (from the validation split, else the training split). Default 10000. */
+  /**
+   * Validate on at most this many images (the first of the validation split,
+   * else of the training split). Default 1000: cheap enough to run every
+   * epoch; measure the full test set afterwards with `evaluateReconstruction`.
+   */
   maxValidationImages?: number;
+  /**
+   * Stop after this many seconds of training in this session, as if the
+   * steps were done (final checkpoint, tokenizer and report are written;
+   * `stoppedEarly` is set). The learning-rate schedule still follows `steps`.
+   * Default: no limit.
+   */
+  timeLimitSeconds?: number;
   /** Image pairs in report/reconstructions.png. Default 16. */
   reportImages?: number;
   /** Called after every step. */
@@ -143,6 +154,8 @@ export interface TrainImageTokenizerResult {
   step: number;
   totalSteps: number;
   aborted: boolean;
+  /** True when `timeLimitSeconds` ended training before `totalSteps` (the outputs are written as for a finished run). */
+  stoppedEarly: boolean;
   /** The step the run resumed from (0 for a fresh run). */
   resumedFrom: number;
   /** Latest checkpoint directory. */
@@ -184,47 +197,6 @@ function setLearningRate(optimizer: tf.AdamOptimizer, value: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = value;
 }
 
-/** Runs a full validation pass: mean PSNR/MSE and code usage over up to `maxImages` images. */
-async function validate(
-  model: ImageVQVAE,
-  split: ImageSplit,
-  batchSize: number,
-  maxImages: number,
-  signal?: AbortSignal,
-): Promise<Omit<ValidationResult, 'step' | 'epoch'> & { histogram: Int32Array[] }> {
-  model.quantizer.resetUsage();
-  let images = 0;
-  let psnrSum = 0;
-  let mseSum = 0;
-  for await (const batch of split.batches({ batchSize, shuffle: false, augment: false })) {
-    if (signal?.aborted) break;
-    const take = Math.min(batch.size, maxImages - images);
-    const perImage = batch.height * batch.width * batch.channels;
-    const pixels = take === batch.size ? batch.images : batch.images.subarray(0, take * perImage);
-    const x = tf.tensor4d(pixels, [take, batch.height, batch.width, batch.channels]);
-    const out = model.forward(x);
-    model.quantizer.trackUsage(out.codes);
-    const recon = (await out.reconstruction.data()) as Float32Array;
-    tf.dispose([x, out.reconstruction, out.codes, out.quantizerLoss, out.perplexity]);
-    const metric = psnrBatch(pixels, recon, take);
-    // Cap identical reconstructions (+∞ dB) so one perfect image does not make the mean infinite.
-    for (const v of metric.perImage) psnrSum += Math.min(v, 100);
-    for (let i = 0; i < take; i++) mseSum += Math.pow(10, -Math.min(metric.perImage[i]!, 100) / 10);
-    images += take;
-    if (images >= maxImages) break;
-  }
-  const usage = model.quantizer.usage();
-  model.quantizer.resetUsage();
-  return {
-    images,
-    psnr: images ? psnrSum / images : NaN,
-    mse: images ? mseSum / images : NaN,
-    usedFraction: usage.usedFraction,
-    perplexity: usage.perplexity,
-    histogram: usage.histogram,
-  };
-}
-
 /** Trains an image tokenizer; see the module comment for what is written where. */
 export async function trainImageTokenizer(options: TrainImageTokenizerOptions): Promise<TrainImageTokenizerResult> {
   const dataset = options.dataset instanceof ImageDataset ? options.dataset : await ImageDataset.load(options.dataset);
@@ -238,7 +210,9 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
   const seed = options.seed ?? 0;
   const checkpointEvery = options.checkpointEvery ?? 1000;
   if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) throw new InvalidArgumentError(`checkpointEvery must be a non-negative integer, got ${checkpointEvery}`);
-  const maxValidationImages = positiveInt('maxValidationImages', options.maxValidationImages ?? 10000);
+  const maxValidationImages = positiveInt('maxValidationImages', options.maxValidationImages ?? 1000);
+  const timeLimitSeconds = options.timeLimitSeconds ?? Number.POSITIVE_INFINITY;
+  if (!(timeLimitSeconds > 0)) throw new InvalidArgumentError(`timeLimitSeconds must be > 0, got ${timeLimitSeconds}`);
   const outputDir = path.resolve(options.outputDir);
   const checkpointRoot = path.join(outputDir, 'checkpoints');
   fs.mkdirSync(outputDir, { recursive: true });
@@ -313,7 +287,7 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
       lastSavedStep = state.step;
     };
     const runValidation = async (): Promise<ValidationResult> => {
-      const { histogram, ...v } = await validate(model!, validationSplit, batchSize, maxValidationImages, options.signal);
+      const { histogram, ...v } = await evaluateReconstruction(model!, validationSplit, { batchSize, maxImages: maxValidationImages, signal: options.signal });
       lastHistogram = histogram;
       const result: ValidationResult = { step: state.step, epoch: Math.ceil(state.step / stepsPerEpoch), ...v };
       state.validationHistory.push(result);
@@ -329,7 +303,8 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
     let imagesPerSecond = 0;
     let lastTime = performance.now();
     let aborted = false;
-    while (state.step < totalSteps && !aborted) {
+    let stoppedEarly = false;
+    while (state.step < totalSteps && !aborted && !stoppedEarly) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
       let skip = state.step % stepsPerEpoch;
       for await (const batch of train.batches({ batchSize, epoch, dropLast })) {
@@ -388,11 +363,12 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
           etaSeconds: ((totalSteps - state.step) * batchSize) / Math.max(imagesPerSecond, 1e-9),
         });
 
+        stoppedEarly = state.step < totalSteps && (now - sessionStart) / 1000 >= timeLimitSeconds;
         const epochEnd = state.step % stepsPerEpoch === 0 || state.step === totalSteps;
-        if (epochEnd) await runValidation();
+        if (epochEnd && !stoppedEarly) await runValidation();
         aborted = options.signal?.aborted ?? false;
         if (aborted || (checkpointEvery > 0 && state.step % checkpointEvery === 0)) await saveNow();
-        if (aborted || epochEnd) break;
+        if (aborted || stoppedEarly || epochEnd) break;
       }
     }
 
@@ -402,6 +378,7 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
         step: state.step,
         totalSteps,
         aborted: true,
+        stoppedEarly: false,
         resumedFrom,
         checkpoint: checkpointPath,
         validation: state.validationHistory.at(-1),
@@ -430,6 +407,7 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
       step: state.step,
       totalSteps,
       aborted: false,
+      stoppedEarly,
       resumedFrom,
       checkpoint: checkpointPath,
       validation,
