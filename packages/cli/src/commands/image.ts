@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { FileFormatError, InvalidArgumentError, writeFileAtomic } from '@vqkit/core';
+import { FileFormatError, InvalidArgumentError, TokenizerMismatchError, writeFileAtomic } from '@vqkit/core';
 import {
   IMAGE_PRESET_NAMES,
   ImageDataset,
@@ -355,9 +355,7 @@ export async function decodeImageCodes(request: DecodeRequest): Promise<void> {
     let codes;
     if (request.bytes[0] === 0x7b) {
       const stored = parseImageCodesJson(JSON.parse(new TextDecoder().decode(request.bytes)), request.input);
-      if (stored.tokenizerId !== space.tokenizerId) {
-        throw new InvalidArgumentError(`${request.input} was made by tokenizer ${stored.tokenizerId}, but ${model} is tokenizer ${space.tokenizerId}`);
-      }
+      if (stored.tokenizerId !== space.tokenizerId) throw new TokenizerMismatchError(space.tokenizerId, stored.tokenizerId);
       codes = stored;
     } else {
       codes = unpackImageCodes(request.bytes, space, { learnedModel: loadEntropyModel(model) }).codes;

@@ -6,6 +6,7 @@ import { decodeSafetensors, initEngine, InvalidArgumentError, latestCheckpoint }
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImageDataset } from '../data/dataset.js';
 import type { ImageTokenizerConfigInput } from '../model/config.js';
+import { saveImage } from '../io.js';
 import { ImageTokenizer } from '../tokenizer.js';
 import { learningRateAt } from './schedule.js';
 import { trainImageTokenizer, type TrainingProgress } from './trainer.js';
@@ -176,6 +177,36 @@ describe('trainImageTokenizer', () => {
     await expect(
       trainImageTokenizer({ dataset, outputDir: dir, config: { ...tiny, preprocessing: { channels: 3 } }, steps: 1 }),
     ).rejects.toThrow(/3 channel\(s\) but the dataset yields 1/);
+  });
+});
+
+describe('trainImageTokenizer data and stopping', () => {
+  it('trains from a streamed folder (cache: false) and a time limit ends the run with all outputs written', async () => {
+    const folder = tempDir();
+    for (let i = 0; i < 6; i++) {
+      const data = new Uint8Array(64).map((_, p) => ((p % 8) * 30 + i * 17) % 256);
+      await saveImage(path.join(folder, `img${i}.png`), { data, width: 8, height: 8, channels: 1 });
+    }
+    const dataset = await ImageDataset.load({ source: { kind: 'folder', path: folder }, channels: 1, cache: false, validationFraction: 0.34 });
+    expect(dataset.train.cached).toBe(false);
+    const out = tempDir();
+    // Any step takes longer than a nanosecond: the limit stops the run after its first step.
+    const result = await trainImageTokenizer({ dataset, outputDir: out, config: tiny, steps: 100, batchSize: 2, timeLimitSeconds: 1e-9 });
+    expect(result).toMatchObject({ step: 1, totalSteps: 100, aborted: false, stoppedEarly: true });
+    expect(result.validation!.step).toBe(1);
+    expect(result.validation!.images).toBe(2);
+    for (const f of ['model.safetensors', 'report/reconstructions.png', 'report/summary.json']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+  });
+
+  it('dead-code restarts keep the codebook in use where a plain EMA codebook collapses', async () => {
+    const dataset = await squares(48);
+    const usage = async (quantizer: ImageTokenizerConfigInput['quantizer']) => {
+      const result = await trainImageTokenizer({ dataset, outputDir: tempDir(), config: { ...tiny, quantizer }, steps: 40, batchSize: 8, learningRate: 3e-3, seed: 2 });
+      return result.validation!.usedFraction[0]!;
+    };
+    const plain = await usage({ type: 'vq', codebookSize: 16, kmeansInit: false, restartThreshold: 0 });
+    const restarted = await usage({ type: 'vq', codebookSize: 16, kmeansInit: true, restartThreshold: 3, decay: 0.95 });
+    expect(restarted).toBeGreaterThan(plain + 0.2);
   });
 });
 
