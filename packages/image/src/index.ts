@@ -19,3 +19,5 @@ export * from './train/evaluate.js';
 export * from './train/presets.js';
 export * from './compress.js';
 export * from './compress-entropy.js';
+export * from './onnx/export.js';
+export * from './onnx/runtime.js';

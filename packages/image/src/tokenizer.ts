@@ -18,6 +18,8 @@ import { FileFormatError, InvalidArgumentError, loadModuleFromBytes, moduleToSaf
 import { encodeImage, loadImage, type ImageF32, type ImageInput } from './io.js';
 import { serializeImageTokenizerConfig, validateImageTokenizerConfig, type ImageTokenizerConfig } from './model/config.js';
 import { ImageVQVAE } from './model/vqvae.js';
+import { decodeCodesOnnx, encodeImagesOnnx } from './onnx/inference.js';
+import { openImageOnnxRuntime, type ImageOnnxRuntime, type InferenceRuntime } from './onnx/runtime.js';
 
 export const TOKENIZER_CONFIG_FILE = 'config.json';
 export const TOKENIZER_WEIGHTS_FILE = 'model.safetensors';
@@ -70,9 +72,27 @@ export interface ImageTokenizerOptions {
   seed?: number;
 }
 
+/** Options of {@link ImageTokenizer.load}. */
+export interface ImageTokenizerLoadOptions {
+  /**
+   * Inference engine of `encode` / `decodeBatch` / `decodeToPng` / `reconstruct`:
+   * `'auto'` (default) uses ONNX Runtime when the directory holds an ONNX
+   * export of these weights (`vqkit export onnx`) and onnxruntime-node loads,
+   * else TF.js; `'onnx'` requires it; `'tfjs'` never uses it.
+   */
+  runtime?: InferenceRuntime;
+  /** Where the ONNX export is. Default `<dir>/onnx`. */
+  onnxDir?: string;
+  /** ONNX Runtime intra-op threads. Default: ORT's choice (one per core). */
+  onnxThreads?: number;
+}
+
 export class ImageTokenizer {
   readonly config: ImageTokenizerConfig;
   readonly model: ImageVQVAE;
+  /** ONNX Runtime sessions when the ONNX path is in use. */
+  private onnx: ImageOnnxRuntime | undefined;
+  private runtimeReason = 'not loaded from a directory';
 
   /** Wraps a model; `ImageTokenizer.load` or `ImageTokenizer.create` are the usual entry points. */
   constructor(model: ImageVQVAE) {
@@ -90,7 +110,7 @@ export class ImageTokenizer {
    * FileFormatError naming the file for missing, malformed or mutually
    * incompatible files.
    */
-  static async load(dir: string): Promise<ImageTokenizer> {
+  static async load(dir: string, options: ImageTokenizerLoadOptions = {}): Promise<ImageTokenizer> {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new FileFormatError('tokenizer directory does not exist', dir);
     const configFile = path.join(dir, TOKENIZER_CONFIG_FILE);
     const weightsFile = path.join(dir, TOKENIZER_WEIGHTS_FILE);
@@ -116,7 +136,21 @@ export class ImageTokenizer {
       model.dispose();
       throw err;
     }
-    return new ImageTokenizer(model);
+    const tokenizer = new ImageTokenizer(model);
+    const choice = await openImageOnnxRuntime(dir, () => tokenizer.id, options.runtime ?? 'auto', { onnxDir: options.onnxDir, threads: options.onnxThreads });
+    tokenizer.onnx = choice.runtime;
+    tokenizer.runtimeReason = choice.reason ?? '';
+    return tokenizer;
+  }
+
+  /** The inference engine in use: `'onnx'` (ONNX Runtime) or `'tfjs'`. */
+  get runtime(): 'onnx' | 'tfjs' {
+    return this.onnx ? 'onnx' : 'tfjs';
+  }
+
+  /** One line for logs, e.g. `onnx (…/onnx, opset 17)` or `tfjs (no ONNX export …)`. */
+  get runtimeDescription(): string {
+    return this.onnx ? `onnx (ONNX Runtime, ${this.onnx.dir}, opset ${this.onnx.manifest.opset})` : `tfjs (${this.runtimeReason})`;
   }
 
   /** Writes the tokenizer to `dir` (created if needed); each file is replaced atomically. */
@@ -162,10 +196,34 @@ export class ImageTokenizer {
   /** Encodes several images; same-size images share forward passes. */
   encode(inputs: ImageInput[]): Promise<EncodedImage[]>;
   async encode(input: ImageInput | ImageInput[]): Promise<EncodedImage | EncodedImage[]> {
-    if (!Array.isArray(input)) return (await this.encodeImages([await this.loadInput(input)]))[0]!;
+    if (!Array.isArray(input)) return (await this.encodeBatch([await this.loadInput(input)]))[0]!;
     const images: ImageF32[] = [];
     for (const item of input) images.push(await this.loadInput(item));
-    return this.encodeImages(images);
+    return this.encodeBatch(images);
+  }
+
+  /** Like {@link encodeImages}, on ONNX Runtime when it is in use (see `runtime`). */
+  async encodeBatch(images: readonly ImageF32[]): Promise<EncodedImage[]> {
+    if (!this.onnx) return this.encodeImages(images);
+    images.forEach((img, i) => {
+      if (img.channels !== this.model.channels) throw new InvalidArgumentError(`image ${i} has ${img.channels} channel(s) but the tokenizer expects ${this.model.channels}`);
+    });
+    return encodeImagesOnnx(this.onnx, images, (pixels, shape) => {
+      const padded = tf.tidy(() => this.model.padToMultiple(tf.tensor4d(pixels, shape)));
+      const out = { pixels: padded.dataSync() as Float32Array, shape: padded.shape as [number, number, number, number] };
+      padded.dispose();
+      return out;
+    });
+  }
+
+  /** Decodes many code grids (batched per grid shape), on ONNX Runtime when it is in use. */
+  async decodeBatch(inputs: readonly CodesInput[]): Promise<ImageF32[]> {
+    const checked = inputs.map((c) => this.checkCodes(c));
+    const levels = this.onnx?.manifest.levels ?? 0;
+    // The exported decoder takes every RVQ level; grids with fewer levels decode on TF.js.
+    const fits = (c: { shape: number[] }): boolean => (levels > 1 ? c.shape[2] === levels : c.shape.length === 2);
+    if (!this.onnx || !checked.every(fits)) return checked.map((c) => this.decode(c));
+    return decodeCodesOnnx(this.onnx, checked);
   }
 
   /** Encodes already decoded float images (HWC in [0, 1], the tokenizer's channel count). */
@@ -237,16 +295,18 @@ export class ImageTokenizer {
 
   /** Codes → PNG bytes. */
   async decodeToPng(encoded: CodesInput): Promise<Buffer> {
-    return encodeImage(this.decode(encoded), 'png');
+    return encodeImage((await this.decodeBatch([encoded]))[0]!, 'png');
   }
 
   /** encode → decode. */
   async reconstruct(input: ImageInput): Promise<ImageF32> {
-    return this.decode(await this.encode(input));
+    return (await this.decodeBatch([await this.encode(input)]))[0]!;
   }
 
   /** Frees the model's tensors. */
   dispose(): void {
+    void this.onnx?.release();
+    this.onnx = undefined;
     this.model.dispose();
   }
 }

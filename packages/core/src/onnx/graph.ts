@@ -141,12 +141,12 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** A fresh value name with a readable prefix. */
-  fresh(prefix: string): string {
+  /** An unused value name with a readable prefix (not yet claimed). */
+  uniqueName(prefix: string): string {
     let name: string;
     do name = `${prefix}_${this.counter++}`;
     while (this.names.has(name));
-    return this.claim(name);
+    return name;
   }
 
   /** Declares a graph input; returns its name. */
@@ -163,7 +163,7 @@ export class OnnxGraphBuilder {
 
   /** A constant under a generated name (shapes, axes, scalars). */
   constant(data: OnnxTensorData, dims: readonly number[], prefix = 'const'): string {
-    return this.initializer(this.fresh(prefix), data, dims);
+    return this.initializer(this.uniqueName(prefix), data, dims);
   }
 
   /** An int64 1-D constant (Reshape shapes, Unsqueeze axes, Slice bounds…). */
@@ -182,17 +182,15 @@ export class OnnxGraphBuilder {
    * omitted optional inputs, as in ONNX.
    */
   node(opType: string, inputs: readonly string[], attributes: Record<string, OnnxAttributeValue> = {}, output?: string): string {
-    const out = output === undefined ? this.fresh(opType.toLowerCase()) : this.claim(output);
-    this.nodeMulti(opType, inputs, [out], attributes, true);
-    return out;
+    return this.nodeMulti(opType, inputs, [output ?? this.uniqueName(opType.toLowerCase())], attributes)[0]!;
   }
 
-  /** Adds a node with several (already named or generated) outputs. */
-  nodeMulti(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: Record<string, OnnxAttributeValue> = {}, claimed = false): string[] {
+  /** Adds a node with several named outputs (see {@link uniqueName}); returns them. */
+  nodeMulti(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: Record<string, OnnxAttributeValue> = {}): string[] {
     for (const input of inputs) {
       if (input !== '' && !this.names.has(input)) throw new InvalidArgumentError(`ONNX graph ${this.name}: ${opType} reads '${input}', which nothing defines`);
     }
-    const outs = claimed ? [...outputs] : outputs.map((o) => this.claim(o));
+    const outs = outputs.map((o) => this.claim(o));
     this.nodes.push({
       opType,
       name: `${opType}_${this.nodes.length}`,

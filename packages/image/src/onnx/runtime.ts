@@ -1,0 +1,145 @@
+/**
+ * ONNX Runtime inference for an exported image tokenizer (see export.ts).
+ *
+ * `openImageOnnxRuntime` decides whether the ONNX path can be used: the
+ * tokenizer directory must hold an export (`onnx/manifest.json` + graphs)
+ * made from exactly these weights (tokenizer id), and `onnxruntime-node`
+ * must load (its prebuilt CPU binaries ship inside the npm package). Under
+ * `runtime: 'auto'` any failure falls back to TensorFlow.js with the reason
+ * recorded; under `runtime: 'onnx'` it is an error.
+ *
+ * ONNX Runtime shares the process with TensorFlow.js (and possibly vqkit-cpu
+ * worker threads), so intra-op thread spinning is turned off: spinning
+ * threads would keep a core busy between runs and slow the JavaScript side.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import { BackendError, FileFormatError, InvalidArgumentError } from '@vqkit/core';
+import { IMAGE_ONNX_FORMAT, ONNX_EXPORT_DIR, ONNX_MANIFEST_FILE, type ImageOnnxManifest } from './export.js';
+
+/** Which inference engine an ImageTokenizer uses: `'auto'` = ONNX Runtime when an export exists and loads, else TF.js. */
+export type InferenceRuntime = 'auto' | 'onnx' | 'tfjs';
+
+/** Options of {@link openImageOnnxRuntime}. */
+export interface ImageOnnxRuntimeOptions {
+  /** Directory holding the export. Default `<tokenizer dir>/onnx`. */
+  onnxDir?: string;
+  /** ONNX Runtime intra-op threads. Default: ORT's default (one per physical core). */
+  threads?: number;
+}
+
+type OrtModule = typeof Ort;
+let ortModule: Promise<OrtModule> | undefined;
+
+/** Loads onnxruntime-node once (dynamically, so a missing native binary is a recoverable error). */
+export function loadOnnxRuntime(): Promise<OrtModule> {
+  ortModule ??= import('onnxruntime-node').then((m) => ((m as unknown as { default?: OrtModule }).default ?? m) as OrtModule);
+  return ortModule;
+}
+
+/** Session options used for every vqkit ONNX session. */
+export function ortSessionOptions(threads?: number): Ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
+function readManifest(file: string): ImageOnnxManifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new FileFormatError(`unreadable ONNX export manifest (${err instanceof Error ? err.message : String(err)})`, file, { cause: err });
+  }
+  const m = parsed as Partial<ImageOnnxManifest>;
+  if (m.format !== IMAGE_ONNX_FORMAT || m.version !== 1) throw new FileFormatError(`not a vqkit image tokenizer ONNX export (format ${String(m.format)}, version ${String(m.version)})`, file);
+  return m as ImageOnnxManifest;
+}
+
+/** Encoder/decoder sessions of one export. */
+export class ImageOnnxRuntime {
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly encoder: Ort.InferenceSession,
+    private readonly decoder: Ort.InferenceSession,
+    readonly manifest: ImageOnnxManifest,
+    readonly dir: string,
+  ) {}
+
+  /** Opens the sessions; throws FileFormatError / BackendError with the reason. */
+  static async open(dir: string, tokenizerId: string, options: { threads?: number } = {}): Promise<ImageOnnxRuntime> {
+    const manifestFile = path.join(dir, ONNX_MANIFEST_FILE);
+    if (!fs.existsSync(manifestFile)) throw new FileFormatError(`no ONNX export (run \`vqkit export onnx\`)`, manifestFile);
+    const manifest = readManifest(manifestFile);
+    if (manifest.tokenizerId !== tokenizerId) {
+      throw new FileFormatError(`the ONNX export was made from tokenizer ${manifest.tokenizerId}, but the weights are ${tokenizerId}; re-run \`vqkit export onnx\``, manifestFile);
+    }
+    let ort: OrtModule;
+    try {
+      ort = await loadOnnxRuntime();
+    } catch (err) {
+      throw new BackendError(`onnxruntime-node does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const opts = ortSessionOptions(options.threads);
+    const encoder = await ort.InferenceSession.create(path.join(dir, manifest.encoder), opts);
+    const decoder = await ort.InferenceSession.create(path.join(dir, manifest.decoder), opts);
+    return new ImageOnnxRuntime(ort, encoder, decoder, manifest, dir);
+  }
+
+  /** Images [B, H, W, C] (H, W multiples of f) → int32 codes and their shape [B, h, w(, levels)]. */
+  async encode(pixels: Float32Array, shape: readonly [number, number, number, number]): Promise<{ codes: Int32Array; shape: number[] }> {
+    const f = this.manifest.downsampling;
+    if (shape[1] % f !== 0 || shape[2] % f !== 0 || shape[3] !== this.manifest.channels) {
+      throw new InvalidArgumentError(`ONNX encoder expects [batch, height, width, ${this.manifest.channels}] with sides multiples of ${f}, got [${shape}]`);
+    }
+    const out = await this.encoder.run({ images: new this.ort.Tensor('float32', pixels, [...shape]) });
+    const codes = out.codes!;
+    return { codes: codes.data as Int32Array, shape: [...codes.dims] };
+  }
+
+  /** int32 codes [B, h, w(, levels)] → images [B, h·f, w·f, C]. */
+  async decode(codes: Int32Array, shape: readonly number[]): Promise<{ pixels: Float32Array; shape: number[] }> {
+    const out = await this.decoder.run({ codes: new this.ort.Tensor('int32', codes, [...shape]) });
+    const images = out.images!;
+    return { pixels: images.data as Float32Array, shape: [...images.dims] };
+  }
+
+  async release(): Promise<void> {
+    await this.encoder.release();
+    await this.decoder.release();
+  }
+}
+
+/** Outcome of choosing the inference runtime. */
+export interface RuntimeChoice {
+  runtime: ImageOnnxRuntime | undefined;
+  /** Why ONNX Runtime is not used (when it is not). */
+  reason?: string;
+}
+
+/**
+ * Opens the ONNX path for a tokenizer directory as `runtime` asks
+ * (`tokenizerId` is called only when an export exists):
+ * `'tfjs'` never, `'onnx'` always (errors propagate), `'auto'` when possible.
+ */
+export async function openImageOnnxRuntime(
+  tokenizerDir: string,
+  tokenizerId: () => string,
+  runtime: InferenceRuntime,
+  options: ImageOnnxRuntimeOptions = {},
+): Promise<RuntimeChoice> {
+  if (runtime === 'tfjs') return { runtime: undefined, reason: 'runtime tfjs requested' };
+  const dir = options.onnxDir ?? path.join(tokenizerDir, ONNX_EXPORT_DIR);
+  try {
+    // The id hashes all weights: only worth computing when there is an export to check it against.
+    if (!fs.existsSync(path.join(dir, ONNX_MANIFEST_FILE))) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', dir);
+    return { runtime: await ImageOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads }) };
+  } catch (err) {
+    if (runtime === 'onnx') throw err;
+    return { runtime: undefined, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
