@@ -40,7 +40,7 @@ import {
   type VqQuantizerConfig,
 } from '@vqkit/image';
 import { startEngine, type EngineFlags } from '../engine.js';
-import { createProgress, formatDuration } from '../progress.js';
+import { createProgress } from '../progress.js';
 import type { CommandGroups, DecodeRequest } from './groups.js';
 
 function parseIntFlag(name: string) {
@@ -238,6 +238,8 @@ async function trainImage(data: string, flags: TrainImageFlags): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   let bar: ReturnType<typeof createProgress> | undefined;
+  // The latest validation shows in the progress line (one bar for the whole run, so its rate and ETA stay right).
+  let lastValidation: string | undefined;
   try {
     const result = await trainImageTokenizer({
       dataset,
@@ -263,13 +265,11 @@ async function trainImage(data: string, flags: TrainImageFlags): Promise<void> {
           ppl: Number(p.perplexity.toFixed(1)),
           usage: `${(100 * p.usage).toFixed(0)}%`,
           'img/s': Math.round(p.imagesPerSecond),
-          left: formatDuration(p.etaSeconds),
+          val: lastValidation,
         });
       },
       onValidation: (v) => {
-        bar?.stop();
-        bar = undefined;
-        console.error(`vqkit: validation after step ${v.step} (epoch ${v.epoch}): ${describeValidation(v)}`);
+        lastValidation = `${v.psnr.toFixed(2)}dB/${(100 * v.usedFraction[0]!).toFixed(0)}%`;
       },
     });
     bar?.stop();
