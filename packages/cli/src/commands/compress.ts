@@ -22,6 +22,7 @@ import {
 } from '@vqkit/image';
 import { PriorModel, priorEntropyModel, type PriorEntropyModel } from '@vqkit/prior';
 import { startEngine, type EngineFlags } from '../engine.js';
+import { withInterrupt } from '../interrupt.js';
 import { createProgress } from '../progress.js';
 import type { CommandGroups } from './groups.js';
 
@@ -153,11 +154,9 @@ export function registerCompress(program: Command, _groups: CommandGroups): void
       });
       const total = Math.min(maxImages, dataset.train.imageCount);
       const bar = createProgress({ label: 'fit-entropy', total, unit: 'img' });
-      const abort = new AbortController();
-      const onSigint = () => abort.abort();
-      process.once('SIGINT', onSigint);
       try {
-        const { info } = await fitEntropyModel(tokenizer, dataset, { context, maxImages, outputDir: opts.model, signal: abort.signal, onProgress: (n) => bar.update(n) });
+        // Ctrl-C stops encoding; the model is fitted and saved on the images encoded so far.
+        const { info } = await withInterrupt((signal) => fitEntropyModel(tokenizer, dataset, { context, maxImages, outputDir: opts.model, signal, onProgress: (n) => bar.update(n) }));
         bar.stop();
         const b = info.bitsPerCode;
         console.log(
@@ -165,7 +164,6 @@ export function registerCompress(program: Command, _groups: CommandGroups): void
             `bits/code: fixed-length ${b.fixedLength.toFixed(3)}, adaptive ${b.adaptive.toFixed(3)}, learned ${b.learned.toFixed(3)}`,
         );
       } finally {
-        process.off('SIGINT', onSigint);
         tokenizer.dispose();
       }
     });
