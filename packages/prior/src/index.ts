@@ -11,3 +11,4 @@ export * from './sample-prior.js';
 export * from './entropy.js';
 export * from './gpt/ops.js';
 export * from './codes-dataset.js';
+export * from './onnx/export.js';
