@@ -12,6 +12,7 @@ import { registerInfo } from './commands/info.js';
 import { registerCompress } from './commands/compress.js';
 import { registerImage } from './commands/image.js';
 import { registerTokenize } from './commands/tokenize.js';
+import { registerExport } from './commands/export.js';
 import { reportError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerCompress(program, groups);
   registerImage(program, groups);
   registerTokenize(program);
+  registerExport(program, groups);
   return program;
 }
 
