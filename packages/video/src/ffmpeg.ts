@@ -55,7 +55,7 @@ function probeVersion(executable: string): Promise<string> {
       });
       child.on('error', reject);
       child.on('close', (code) => {
-        const first = out.split('\n', 1)[0]!.trim();
+        const first = out.split('\n', 1)[0]!.replace(/\s+Copyright.*$/, '').trim();
         if (code === 0 && first.startsWith('ffmpeg')) resolve(first);
         else reject(new Error(`\`${executable} -version\` exited with ${code}${first ? `: ${first}` : ''}`));
       });
