@@ -1,1 +1,9 @@
-export {};
+export * from './errors.js';
+export * from './tensors.js';
+export * from './signature.js';
+export * from './predict.js';
+export * from './admission.js';
+export * from './image-signatures.js';
+export * from './registry.js';
+export * from './tf-serving.js';
+export * from './server.js';
