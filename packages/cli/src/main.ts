@@ -11,6 +11,7 @@ import { createGroups } from './commands/groups.js';
 import { registerInfo } from './commands/info.js';
 import { registerCompress } from './commands/compress.js';
 import { registerImage } from './commands/image.js';
+import { registerVideo } from './commands/video.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { registerExport } from './commands/export.js';
 import { reportError } from './errors.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   void groups;
   registerCompress(program, groups);
   registerImage(program, groups);
+  registerVideo(program, groups);
   registerTokenize(program);
   registerExport(program, groups);
   return program;

@@ -19,6 +19,12 @@ export interface CompressVideoOptions extends EncodeVideoOptions {
   onFrame?: (frame: VideoTokenFrame, psnr: number | undefined) => void;
   /** Container limits. Default `VIDEO_CONTAINER_LIMITS`. */
   limits?: ContainerLimits;
+  /**
+   * Aborting stops reading frames after the current batch; the container then
+   * holds the frames encoded so far (a valid, shorter video) and
+   * `stats.interrupted` is set.
+   */
+  signal?: AbortSignal;
 }
 
 /** Per-clip numbers. Rates count every byte of the container. */
@@ -51,6 +57,8 @@ export interface VideoCompressionStats {
   bitsPerToken: number;
   /** PSNR (dB, 8-bit RGB) of the decoded frames against the input: mean and worst over frames. */
   psnr?: { mean: number; worst: number; worstFrame: number };
+  /** True when `signal` stopped encoding before the input ended. */
+  interrupted: boolean;
   /** Wall time of decoding the input, tokenizing and packing (quality measurement excluded). */
   encodeSeconds: number;
   encodeFramesPerSecond: number;
@@ -85,7 +93,18 @@ export async function compressVideo(frames: AsyncIterable<VideoFrame> | Iterable
     pending = [];
     measuring += performance.now() - t0;
   };
-  for await (const token of encodeVideo(frames, tokenizer, options)) {
+  const signal = options.signal;
+  let interrupted = false;
+  async function* untilAborted(): AsyncGenerator<VideoFrame> {
+    for await (const frame of frames) {
+      if (signal?.aborted) {
+        interrupted = true;
+        return;
+      }
+      yield frame;
+    }
+  }
+  for await (const token of encodeVideo(untilAborted(), tokenizer, { ...options, signal: undefined })) {
     first ??= token;
     stored.push({ kind: token.kind, shape: token.shape, codes: token.codes });
     if (token.kind !== 'key') {
@@ -133,6 +152,7 @@ export async function compressVideo(frames: AsyncIterable<VideoFrame> | Iterable
       bitsPerSecond: (8 * bytes.length) / durationSeconds,
       bitsPerToken: (8 * bytes.length) / (stored.length * tokensPerFrame),
       psnr: measure ? { mean: mean(psnrs), worst: psnrs[worst]!, worstFrame: worst } : undefined,
+      interrupted,
       encodeSeconds,
       encodeFramesPerSecond: stored.length / encodeSeconds,
     },
