@@ -163,11 +163,13 @@ async function evaluateTokenizer(name, dir, test, train, opts) {
   const t0 = Date.now();
   const trainCodes = encodeAll(tokenizer, train);
   const fitted = {
-    static: fitEntropyModelToCodes(trainCodes, sizes, { context: 'none' }),
-    neighbour: fitEntropyModelToCodes(trainCodes, sizes, { context: 'left-up' }),
+    static: fitEntropyModelToCodes(trainCodes, sizes, { context: 'none', adaptive: false }),
+    neighbour: fitEntropyModelToCodes(trainCodes, sizes, { context: 'left-up', adaptive: false }),
+    // What fitEntropyModel ships by default: neighbour contexts, plus per-image adaptation when it helps on held-out images.
+    default: fitEntropyModelToCodes(trainCodes, sizes),
   };
   const shipped = loadEntropyModel(dir);
-  const learnedModel = shipped ?? fitted.neighbour;
+  const learnedModel = shipped ?? fitted.default;
   let prior;
   if (opts.prior && opts.priorFor === name) {
     const { PriorModel, priorEntropyModel } = await import('../packages/prior/dist/index.js');
@@ -188,6 +190,7 @@ async function evaluateTokenizer(name, dir, test, train, opts) {
   }
   const tensors = codes.map((c) => ({ codes: c.codes, shape: gridShape(c.shape, sizes.length) }));
   const specs = { 'fixed-length': fixedLengthSpec, uniform: uniformSpec, adaptive: adaptiveSpec, 'learned static': fitted.static, 'learned neighbour': fitted.neighbour };
+  if (fitted.default !== fitted.neighbour && fitted.default.log2Beta !== undefined) specs[`neighbour + per-image (β=2^${fitted.default.log2Beta})`] = fitted.default;
   if (shipped) specs['shipped entropy.bin'] = shipped;
   if (prior) specs.prior = prior;
   const bits = measureCodeBits(tensors, sizes, specs).map((r) => ({ model: r.name, bitsPerCode: r.bitsPerCode, idealBitsPerCode: r.idealBits / r.codes }));
@@ -200,7 +203,7 @@ async function evaluateTokenizer(name, dir, test, train, opts) {
     tokenizerId: space.tokenizerId,
     codeShape: gridShape(codes[0].shape, sizes.length),
     codebookSizes: [...sizes],
-    learnedModel: shipped ? 'entropy.bin' : `fitted on ${train.length} training images`,
+    learnedModel: shipped ? 'entropy.bin' : `fitted on ${train.length} training images${fitted.default.log2Beta !== undefined ? `, adapts per image (β=2^${fitted.default.log2Beta})` : ''}`,
     bytes: mean(rows.map((r) => r.bytes)),
     payloadBytes: mean(rows.map((r) => r.payload)),
     overheadBytes: mean(rows.map((r) => r.overhead)),

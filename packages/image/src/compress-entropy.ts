@@ -25,8 +25,10 @@ import {
   StaticModelSet,
   toHex,
   writeFileAtomic,
+  type EntropyModelSpec,
   type NeighbourContextMode,
 } from '@vqkit/core';
+import { ADAPTIVE_MIXTURE_MAGIC, AdaptiveMixtureSpec, MAX_LOG2_BETA, MIN_LOG2_BETA } from './compress-adaptive.js';
 import { ImageDataset, ImageSplit, batchImages } from './data/dataset.js';
 import { loadImage, type ImageF32, type ImageInput } from './io.js';
 import type { EncodedImage, ImageTokenizer } from './tokenizer.js';
@@ -35,8 +37,12 @@ export const ENTROPY_MODEL_FILE = 'entropy.bin';
 export const ENTROPY_INFO_FILE = 'entropy.json';
 export const ENTROPY_INFO_FORMAT = 'vqkit.entropy-model';
 
-/** A learned entropy model of image codes: what `fitEntropyModel` produces and `loadEntropyModel` reads. */
-export type LearnedEntropyModel = StaticModelSet | NeighbourContextModelSet;
+/**
+ * A learned entropy model of image codes: what `fitEntropyModel` produces and
+ * `loadEntropyModel` reads — core's static or neighbour-context set, or one
+ * of them mixed with per-image adaptive counts (`AdaptiveMixtureSpec`).
+ */
+export type LearnedEntropyModel = StaticModelSet | NeighbourContextModelSet | AdaptiveMixtureSpec;
 
 /** `entropy.json`: provenance and measured rates of a fitted model. */
 export interface EntropyModelInfo {
@@ -46,6 +52,8 @@ export interface EntropyModelInfo {
   kind: LearnedEntropyModel['kind'];
   /** Neighbour context of a 'neighbour' model. */
   context?: NeighbourContextMode;
+  /** log2 of β when the model adapts to each image (absent: it does not). */
+  adaptiveLog2Beta?: number;
   /** Model fingerprint (8 hex digits) stored in the containers it codes. */
   fingerprint: string;
   /** Id of the tokenizer whose codes it was fitted on. */
@@ -75,6 +83,12 @@ export interface FitEntropyModelOptions {
   batchSize?: number;
   /** Contexts seen fewer times are not stored (smaller model). Default: core's (2). */
   minContextCount?: number;
+  /**
+   * Let the model also adapt to each image's own code counts when that codes
+   * held-out images in fewer bits (β chosen on every 5th image, see
+   * compress-adaptive.ts). Default true; false gives the plain learned model.
+   */
+  adaptive?: boolean;
   /** Write `entropy.bin` + `entropy.json` into this directory (normally the tokenizer's). Default: not written. */
   outputDir?: string;
   /** Called after each encoded batch with the images encoded so far. */
@@ -92,13 +106,27 @@ export interface FitEntropyModelResult {
 export function fitEntropyModelToCodes(
   codes: readonly EncodedImage[],
   codebookSizes: readonly number[],
-  options: Pick<FitEntropyModelOptions, 'context' | 'minContextCount'> = {},
+  options: Pick<FitEntropyModelOptions, 'context' | 'minContextCount' | 'adaptive'> = {},
 ): LearnedEntropyModel {
   if (codes.length === 0) throw new InvalidArgumentError('cannot fit an entropy model on zero images');
   const samples = codes.map((c) => ({ codes: c.codes, shape: gridShape(c.shape, codebookSizes.length) }));
   const context = options.context ?? 'left-up';
-  if (context === 'none') return StaticModelSet.train(samples.map((s) => s.codes), codebookSizes);
-  return NeighbourContextModelSet.train(samples, codebookSizes, { context, minContextCount: options.minContextCount });
+  const fit = (subset: typeof samples) =>
+    context === 'none'
+      ? StaticModelSet.train(subset.map((s) => s.codes), codebookSizes)
+      : NeighbourContextModelSet.train(subset, codebookSizes, { context, minContextCount: options.minContextCount });
+  const full = fit(samples);
+  if (options.adaptive === false || samples.length < 5) return full;
+  // β by held-out likelihood: fit on 4 of every 5 images, score the 5th.
+  const heldOut = samples.filter((_, i) => i % 5 === 4);
+  const partial = fit(samples.filter((_, i) => i % 5 !== 4));
+  const candidates: Record<string, EntropyModelSpec> = { plain: partial };
+  for (let b = MIN_LOG2_BETA + 2; b <= MAX_LOG2_BETA - 4; b += 2) candidates[`beta-2^${b}`] = new AdaptiveMixtureSpec(partial, b);
+  const scores = measureCodeBits(heldOut, codebookSizes, candidates);
+  const plain = scores.find((r) => r.name === 'plain')!;
+  const best = scores.reduce((a, b) => (b.idealBits < a.idealBits ? b : a));
+  // Adapt only for a clear gain (≥ 0.5% of the held-out bits): otherwise the plain model is as good and simpler.
+  return best === plain || best.idealBits > 0.995 * plain.idealBits ? full : new AdaptiveMixtureSpec(full, Number(best.name.slice('beta-2^'.length)));
 }
 
 /** [h, w] or [h, w, L] → [h, w, L]. */
@@ -160,6 +188,7 @@ export async function fitEntropyModel(tokenizer: ImageTokenizer, source: Entropy
     version: 1,
     kind: model.kind,
     ...(context === 'none' ? {} : { context }),
+    ...(model instanceof AdaptiveMixtureSpec ? { adaptiveLog2Beta: model.log2Beta } : {}),
     fingerprint: toHex(model.fingerprint),
     tokenizerId: tokenizer.id,
     images: encoded.length,
@@ -180,15 +209,28 @@ export function saveEntropyModel(dir: string, model: LearnedEntropyModel, info?:
 
 /** Parses a serialised learned model (the bytes of `entropy.bin`). Throws `FileFormatError`. */
 export function parseEntropyModel(bytes: Uint8Array, source?: string): LearnedEntropyModel {
-  // Core's serialisations start with a kind byte: 'S' static, 'N' neighbour.
   try {
-    if (bytes[0] === 0x53) return StaticModelSet.fromBytes(bytes);
-    if (bytes[0] === 0x4e) return NeighbourContextModelSet.fromBytes(bytes);
+    // Core's serialisations start with a kind byte ('S' static, 'N' neighbour); 'A' wraps one of them.
+    if (bytes[0] === ADAPTIVE_MIXTURE_MAGIC) {
+      const log2Beta = bytes[1];
+      if (log2Beta === undefined || log2Beta < MIN_LOG2_BETA || log2Beta > MAX_LOG2_BETA) throw new FileFormatError('adaptive entropy model: bad β');
+      const inner = parseLearnedSet(bytes.subarray(2));
+      if (inner === undefined) throw new FileFormatError('adaptive entropy model: unknown inner model');
+      return new AdaptiveMixtureSpec(inner, log2Beta);
+    }
+    const set = parseLearnedSet(bytes);
+    if (set !== undefined) return set;
   } catch (err) {
     if (err instanceof FileFormatError && source !== undefined) throw new FileFormatError(err.message, source, { cause: err });
     throw err;
   }
   throw new FileFormatError('not a vqkit entropy model (unknown kind byte)', source);
+}
+
+function parseLearnedSet(bytes: Uint8Array): StaticModelSet | NeighbourContextModelSet | undefined {
+  if (bytes[0] === 0x53) return StaticModelSet.fromBytes(bytes);
+  if (bytes[0] === 0x4e) return NeighbourContextModelSet.fromBytes(bytes);
+  return undefined;
 }
 
 /**

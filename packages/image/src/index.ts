@@ -21,3 +21,4 @@ export * from './compress.js';
 export * from './compress-entropy.js';
 export * from './onnx/export.js';
 export * from './onnx/runtime.js';
+export * from './compress-adaptive.js';
