@@ -13,6 +13,7 @@ import { registerCompress } from './commands/compress.js';
 import { registerImage } from './commands/image.js';
 import { registerVideo } from './commands/video.js';
 import { registerTokenize } from './commands/tokenize.js';
+import { registerPrior } from './commands/prior.js';
 import { registerExport } from './commands/export.js';
 import { reportError } from './errors.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   // groups.export, options on groups.decode plus groups.decoders.register('image', …),
   // or top-level commands of their own.
   void groups;
+  registerPrior(program, groups);
   registerCompress(program, groups);
   registerImage(program, groups);
   registerVideo(program, groups);
@@ -58,6 +60,6 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   main().then((code) => {
-    process.exitCode = code;
+    if (!process.exitCode) process.exitCode = code;
   });
 }

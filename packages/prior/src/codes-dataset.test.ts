@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { readContainer, writeContainer } from '@vqkit/core';
 import { ImageTokenizer, createImageTokenizerConfig, encodeIdx, encodeImage, loadImage } from '@vqkit/image';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizedCodes, priorDataFromCodes } from './codes-dataset.js';
+import { loadTokenizedCodes, priorDataFromCodes, unigramBitsPerToken } from './codes-dataset.js';
+import { createVocabulary } from './vocabulary.js';
 import { priorEntropyModel } from './entropy.js';
 import { GPT } from './gpt/model.js';
 import { PriorModel } from './prior-model.js';
@@ -143,5 +144,12 @@ describe('priorDataFromCodes', () => {
     other.dispose();
     tokenizer.dispose();
     prior.dispose();
+  });
+
+  it('unigramBitsPerToken is the per-level code entropy, ignoring prefixes', () => {
+    const vocabulary = createVocabulary({ codebookSize: 2, levels: 2, numClasses: 1 });
+    const c = vocabulary.firstClassId;
+    // Level 0 always code 0 (0 bits); level 1 codes 0/1 equally often (1 bit): 0.5 bits per token.
+    expect(unigramBitsPerToken([Int32Array.of(c, 0, 2, 0, 3), Int32Array.of(vocabulary.bosId, 0, 3, 0, 2)], vocabulary)).toBeCloseTo(0.5, 12);
   });
 });

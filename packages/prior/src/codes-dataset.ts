@@ -293,3 +293,29 @@ export function priorDataFromCodes(codes: TokenizedCodes, options: PriorDataOpti
   }
   return { vocabulary, sequences, labels, sequenceLength, metadata };
 }
+
+/**
+ * The static baseline a prior must beat: the empirical entropy of the code
+ * tokens (everything after the `prefixLength` prefix) in bits per token,
+ * measured per residual level (a token's level is fixed by its position, so
+ * it carries no information) and averaged over tokens.
+ */
+export function unigramBitsPerToken(sequences: readonly Int32Array[], vocabulary: Vocabulary, prefixLength = 1): number {
+  const counts = new Float64Array(vocabulary.codeTokens);
+  for (const seq of sequences) {
+    for (let i = prefixLength; i < seq.length; i++) {
+      const t = seq[i]!;
+      if (t < vocabulary.codeTokens) counts[t]! += 1;
+    }
+  }
+  const K = vocabulary.codebookSize;
+  let bits = 0;
+  let total = 0;
+  for (let l = 0; l < vocabulary.levels; l++) {
+    const level = counts.subarray(l * K, (l + 1) * K);
+    const n = level.reduce((a, b) => a + b, 0);
+    for (const c of level) if (c > 0) bits -= c * Math.log2(c / n);
+    total += n;
+  }
+  return total > 0 ? bits / total : NaN;
+}

@@ -20,6 +20,8 @@ export interface SamplePriorOptions extends SamplingOptions {
   className?: string;
   /** Seed; the same seed gives the same samples. Default 0. */
   seed?: Seed;
+  /** Sample i uses the seed's stream `firstRow + i`, so samples drawn in several calls match one big call. Default 0. */
+  firstRow?: number;
   /** Audio: frames to generate. Required for audio. */
   frames?: number;
   /** Generic priors: tokens to generate. Required for the generic modality. */
@@ -102,6 +104,7 @@ export function samplePrior(prior: PriorModel, options: SamplePriorOptions = {})
     topK: options.topK,
     topP: options.topP,
     seed: options.seed,
+    firstRow: options.firstRow,
     constrain,
     windowAlign,
     onStep: options.onStep,

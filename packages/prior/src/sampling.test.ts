@@ -77,6 +77,14 @@ describe('generate', () => {
     model.dispose();
   });
 
+  it('firstRow makes batches composable: rows [0, 2) + rows [2, 4) equal one batch of 4', () => {
+    const model = randomModel();
+    const whole = generate(model, { batch: 4, maxNewTokens: 10, seed: 'x' });
+    const parts = [...generate(model, { batch: 2, maxNewTokens: 10, seed: 'x' }), ...generate(model, { batch: 2, maxNewTokens: 10, seed: 'x', firstRow: 2 })];
+    expect(parts.map((r) => Array.from(r))).toEqual(whole.map((r) => Array.from(r)));
+    model.dispose();
+  });
+
   it('top-k = 1 equals greedy (temperature 0), and greedy follows the argmax of the full forward', () => {
     const model = randomModel();
     const greedy = generate(model, { batch: 2, maxNewTokens: 10, temperature: 0, classIndex: [0, 2] });

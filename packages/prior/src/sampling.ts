@@ -279,6 +279,12 @@ export interface GenerateOptions extends SamplingOptions, DecodingSessionOptions
   /** Seed of the sampling RNG; the same seed gives the same tokens. Default 0. */
   seed?: Seed;
   /**
+   * Row b draws from the seed's stream number `firstRow + b`: generating rows
+   * [0, 8) and then [8, 16) with firstRow 8 gives the same tokens as one
+   * batch of 16. Default 0.
+   */
+  firstRow?: number;
+  /**
    * Allowed token ids for generated token `step` (0-based), e.g. only code
    * tokens for images (`imageTokenConstraint`). Default: the whole vocabulary.
    */
@@ -327,7 +333,9 @@ export function generate(source: GPTSource, options: GenerateOptions): Int32Arra
   const B = prompts.length;
   const V = model.config.vocabSize;
   const root = new Rng(options.seed ?? 0);
-  const rngs = Array.from({ length: B }, (_, b) => root.fork(`row${b}`));
+  const firstRow = options.firstRow ?? 0;
+  if (!Number.isInteger(firstRow) || firstRow < 0) throw new InvalidArgumentError(`firstRow must be a non-negative integer, got ${firstRow}`);
+  const rngs = Array.from({ length: B }, (_, b) => root.fork(`row${firstRow + b}`));
   const out = Array.from({ length: B }, () => new Int32Array(steps));
   if (steps === 0) return out;
   const session = new DecodingSession(model, prompts, options);
