@@ -1,0 +1,296 @@
+/**
+ * AudioTokenizer: a trained audio codec on disk (a directory with
+ * `config.json` + `model.safetensors`) and the API to turn sound into
+ * multi-level residual codes and back.
+ *
+ * Input: any WAV the reader accepts (8–48 kHz, 16/24-bit PCM or float,
+ * mono or multichannel → downmixed), or samples in memory, resampled to the
+ * model's rate. Output audio is at the model's rate.
+ *
+ * Long signals are processed in overlapping chunks (see chunking.ts): chunk
+ * cores are whole code frames and each chunk sees `context` extra samples on
+ * both sides, more than the codec's receptive field, so chunked encoding
+ * yields the unchunked codes and chunked decoding has no seams. The signal
+ * is zero-padded at the end to a whole number of frames first, so both paths
+ * see exactly the same input.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { computeTokenizerId, FileFormatError, InvalidArgumentError, loadModuleFromBytes, moduleToSafetensors, writeFileAtomic } from '@vqkit/core';
+import { planChunks, processChunked } from './chunking.js';
+import { AudioCodec, receptiveField } from './model/codec.js';
+import {
+  availableBitrates,
+  bitrate,
+  frameRate,
+  hopLength,
+  levelsForBitrate,
+  serializeAudioTokenizerConfig,
+  validateAudioTokenizerConfig,
+  type AudioTokenizerConfig,
+} from './model/config.js';
+import { resample } from './resample.js';
+import { readWavMono } from './wav.js';
+
+export const AUDIO_TOKENIZER_CONFIG_FILE = 'config.json';
+export const AUDIO_TOKENIZER_WEIGHTS_FILE = 'model.safetensors';
+
+/** The codes of one signal. */
+export interface EncodedAudio {
+  /** Code indices, row-major [frames, levels]. */
+  codes: Int32Array;
+  /** Code frames. */
+  frames: number;
+  /** Levels used (≤ the model's; fewer = lower bitrate). */
+  levels: number;
+  /** Samples of the encoded signal at the model rate; decode trims to it. */
+  length: number;
+  /** The model's sample rate. */
+  sampleRate: number;
+}
+
+/** Options of encode/decode over long signals. */
+export interface AudioChunkOptions {
+  /**
+   * Seconds of audio per chunk core; signals up to this long take one pass.
+   * Default 10. Memory grows linearly with it.
+   */
+  chunkSeconds?: number;
+}
+
+/** Options of {@link AudioTokenizer.encode}. */
+export interface AudioEncodeOptions extends AudioChunkOptions {
+  /** Quantizer levels to keep. Default: from `bitrate`, else all. */
+  levels?: number;
+  /** Target bitrate in bit/s: the most levels whose bitrate does not exceed it. */
+  bitrate?: number;
+}
+
+/** Audio to encode: a WAV path or bytes, or mono samples with their rate. */
+export type AudioInput = string | Uint8Array | { samples: Float32Array; sampleRate: number };
+
+function readFileOrThrow(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ENOENT'
+        ? `missing ${what}; an audio tokenizer directory holds ${AUDIO_TOKENIZER_CONFIG_FILE} and ${AUDIO_TOKENIZER_WEIGHTS_FILE}`
+        : `cannot read ${what} (${code ?? String(err)})`;
+    throw new FileFormatError(hint, file, { cause: err });
+  }
+}
+
+/** The id stored in containers: computeTokenizerId over the canonical config text and the weights file bytes. */
+export function audioTokenizerId(configJson: string, weights: Uint8Array): string {
+  return computeTokenizerId([configJson, weights]);
+}
+
+/** Writes `config.json` and `model.safetensors` atomically; returns the tokenizer id. */
+export function writeAudioTokenizerFiles(dir: string, config: AudioTokenizerConfig, model: AudioCodec): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const configJson = serializeAudioTokenizerConfig(config);
+  const weights = moduleToSafetensors(model);
+  writeFileAtomic(path.join(dir, AUDIO_TOKENIZER_WEIGHTS_FILE), weights);
+  writeFileAtomic(path.join(dir, AUDIO_TOKENIZER_CONFIG_FILE), configJson);
+  return audioTokenizerId(configJson, weights);
+}
+
+export class AudioTokenizer {
+  readonly config: AudioTokenizerConfig;
+  readonly model: AudioCodec;
+
+  constructor(model: AudioCodec) {
+    this.model = model;
+    this.config = model.config;
+  }
+
+  /** A tokenizer with freshly initialised (untrained) weights. */
+  static create(config: AudioTokenizerConfig, options: { seed?: number } = {}): AudioTokenizer {
+    return new AudioTokenizer(new AudioCodec(config, { seed: options.seed ?? 0 }));
+  }
+
+  /** Loads `config.json` + `model.safetensors`; FileFormatError names the bad file. */
+  static async load(dir: string): Promise<AudioTokenizer> {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new FileFormatError('tokenizer directory does not exist', dir);
+    const configFile = path.join(dir, AUDIO_TOKENIZER_CONFIG_FILE);
+    const configText = readFileOrThrow(configFile, 'tokenizer config').toString('utf8');
+    let config: AudioTokenizerConfig;
+    try {
+      config = validateAudioTokenizerConfig(JSON.parse(configText), 'config');
+    } catch (err) {
+      if (err instanceof SyntaxError || err instanceof InvalidArgumentError) throw new FileFormatError(err.message, configFile, { cause: err });
+      throw err;
+    }
+    const weightsFile = path.join(dir, AUDIO_TOKENIZER_WEIGHTS_FILE);
+    const weights = readFileOrThrow(weightsFile, 'tokenizer weights');
+    const model = new AudioCodec(config);
+    try {
+      loadModuleFromBytes(model, weights, weightsFile);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return new AudioTokenizer(model);
+  }
+
+  /** Writes the tokenizer to `dir`; returns its id. */
+  save(dir: string): string {
+    return writeAudioTokenizerFiles(dir, this.config, this.model);
+  }
+
+  /** See {@link audioTokenizerId}; computed from the current weights. */
+  get id(): string {
+    return audioTokenizerId(serializeAudioTokenizerConfig(this.config), moduleToSafetensors(this.model));
+  }
+
+  get sampleRate(): number {
+    return this.config.sampleRate;
+  }
+
+  /** Samples per code frame. */
+  get hopLength(): number {
+    return hopLength(this.config);
+  }
+
+  /** Code frames per second. */
+  get frameRate(): number {
+    return frameRate(this.config);
+  }
+
+  /** Codebook size of every level. */
+  get codebookSizes(): readonly number[] {
+    return this.model.quantizer.codebookSizes;
+  }
+
+  /** Bitrate (bit/s) of each level count 1..N. */
+  get bitrates(): number[] {
+    return availableBitrates(this.config);
+  }
+
+  /** Bitrate (bit/s) with `levels` levels. */
+  bitrate(levels = this.config.quantizer.levels): number {
+    return bitrate(this.config, levels);
+  }
+
+  /** Reads (WAV), downmixes and resamples an input to the model's rate. */
+  async loadAudio(input: AudioInput): Promise<Float32Array> {
+    if (typeof input === 'string' || input instanceof Uint8Array) return (await readWavMono(input, this.sampleRate)).samples;
+    if (input.sampleRate === this.sampleRate) return input.samples;
+    return resample(input.samples, input.sampleRate, this.sampleRate);
+  }
+
+  private resolveLevels(options: AudioEncodeOptions): number {
+    const max = this.config.quantizer.levels;
+    if (options.levels !== undefined) {
+      if (!Number.isInteger(options.levels) || options.levels < 1 || options.levels > max) {
+        throw new InvalidArgumentError(`levels must be an integer in [1, ${max}], got ${options.levels}`);
+      }
+      return options.levels;
+    }
+    return options.bitrate === undefined ? max : levelsForBitrate(this.config, options.bitrate);
+  }
+
+  /** Chunk geometry in samples: core and context, both whole frames. */
+  private chunkGeometry(options: AudioChunkOptions, reach: number): { chunkLength: number; context: number } {
+    const hop = this.hopLength;
+    const seconds = options.chunkSeconds ?? 10;
+    if (!(seconds > 0)) throw new InvalidArgumentError(`chunkSeconds must be positive, got ${seconds}`);
+    const chunkLength = Math.max(1, Math.round((seconds * this.sampleRate) / hop)) * hop;
+    const context = Math.ceil(reach / hop) * hop;
+    return { chunkLength, context };
+  }
+
+  /** Encodes one input (WAV path/bytes or samples). */
+  async encode(input: AudioInput, options: AudioEncodeOptions = {}): Promise<EncodedAudio> {
+    return this.encodeSamples(await this.loadAudio(input), options);
+  }
+
+  /** Encodes mono samples at the model rate. */
+  encodeSamples(samples: Float32Array, options: AudioEncodeOptions = {}): EncodedAudio {
+    const levels = this.resolveLevels(options);
+    const hop = this.hopLength;
+    const length = samples.length;
+    const frames = Math.ceil(length / hop);
+    const codes = new Int32Array(frames * levels);
+    if (frames === 0) return { codes, frames, levels, length, sampleRate: this.sampleRate };
+    const padded = new Float32Array(frames * hop);
+    padded.set(samples);
+    const { chunkLength, context } = this.chunkGeometry(options, receptiveField(this.config).encoder);
+    for (const chunk of planChunks(padded.length, { chunkLength, context, hop })) {
+      const piece = padded.subarray(chunk.inputStart, chunk.inputEnd);
+      const out = tf.tidy(() => this.model.encode(tf.tensor2d(piece, [1, piece.length]), levels));
+      const data = out.dataSync() as Int32Array;
+      out.dispose();
+      // Keep the frames of the core: frame j of the chunk starts at inputStart + j·hop.
+      const first = (chunk.coreStart - chunk.inputStart) / hop;
+      const count = (chunk.coreEnd - chunk.coreStart) / hop;
+      codes.set(data.subarray(first * levels, (first + count) * levels), (chunk.coreStart / hop) * levels);
+    }
+    return { codes, frames, levels, length, sampleRate: this.sampleRate };
+  }
+
+  private checkCodes(encoded: Pick<EncodedAudio, 'codes' | 'frames' | 'levels'> & { length?: number }): number {
+    const { codes, frames, levels } = encoded;
+    const sizes = this.codebookSizes;
+    if (!Number.isInteger(levels) || levels < 1 || levels > sizes.length) {
+      throw new InvalidArgumentError(`codes have ${levels} levels but this tokenizer has 1..${sizes.length}`);
+    }
+    if (!Number.isInteger(frames) || frames < 0 || codes.length !== frames * levels) {
+      throw new InvalidArgumentError(`${codes.length} codes do not fill [${frames} frames, ${levels} levels]`);
+    }
+    for (let i = 0; i < codes.length; i++) {
+      const k = sizes[i % levels]!;
+      if (!(codes[i]! >= 0 && codes[i]! < k)) throw new InvalidArgumentError(`code ${codes[i]} at position ${i} is outside the codebook (0..${k - 1})`);
+    }
+    const full = frames * this.hopLength;
+    const length = encoded.length ?? full;
+    if (!Number.isInteger(length) || length < 0 || length > full || Math.ceil(length / this.hopLength) !== frames) {
+      throw new InvalidArgumentError(`a length of ${length} samples does not match ${frames} frames of ${this.hopLength} samples`);
+    }
+    return length;
+  }
+
+  /**
+   * Codes → mono samples at the model rate (trimmed to the encoded length).
+   * Long code sequences are decoded in overlapping chunks, cross-faded.
+   */
+  decode(encoded: Pick<EncodedAudio, 'codes' | 'frames' | 'levels'> & { length?: number }, options: AudioChunkOptions = {}): Float32Array {
+    const length = this.checkCodes(encoded);
+    const { codes, frames, levels } = encoded;
+    const hop = this.hopLength;
+    const total = frames * hop;
+    if (frames === 0) return new Float32Array(0);
+    const { chunkLength, context } = this.chunkGeometry(options, receptiveField(this.config).decoder);
+    // Seams are cross-faded over one frame (beyond the receptive-field margin, the two sides agree anyway).
+    const crossfade = Math.min(hop, chunkLength, 2 * context);
+    // processChunked only needs the signal's length here: each chunk decodes its own frame range.
+    const output = processChunked(
+      new Float32Array(total),
+      (_input, chunk) => {
+        const f0 = chunk.inputStart / hop;
+        const f1 = chunk.inputEnd / hop;
+        const piece = codes.subarray(f0 * levels, f1 * levels);
+        const audio = tf.tidy(() => this.model.decode(tf.tensor3d(piece, [1, f1 - f0, levels], 'int32')));
+        const result = audio.dataSync() as Float32Array;
+        audio.dispose();
+        return result;
+      },
+      { chunkLength, context, crossfade, hop },
+    );
+    return output.subarray(0, length).slice();
+  }
+
+  /** encode → decode at the model rate; returns the input (resampled) and its reconstruction. */
+  async reconstruct(input: AudioInput, options: AudioEncodeOptions = {}): Promise<{ input: Float32Array; output: Float32Array; encoded: EncodedAudio }> {
+    const samples = await this.loadAudio(input);
+    const encoded = this.encodeSamples(samples, options);
+    return { input: samples, output: this.decode(encoded, options), encoded };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
