@@ -18,7 +18,7 @@
 // prior trained on a tokenizer's codes (option --prior-for NAME).
 //
 //   pnpm bench compress [--tokenizers fmnist-f4,kodak-f8] [--fmnist-images 1000] [--no-avif]
-//                       [--fit-images 10000] [--prior DIR --prior-for fmnist-f4] [--backend B]
+//                       [--fit-images 10000] [--prior DIR --prior-for fmnist-f4 --prior-images 100] [--backend B]
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -56,7 +56,7 @@ const SWEEPS = {
 };
 
 function parseArgs(argv) {
-  const opts = { tokenizers: undefined, fmnistImages: 1000, fitImages: 10000, avif: true, prior: undefined, priorFor: 'fmnist-f4', backend: undefined };
+  const opts = { tokenizers: undefined, fmnistImages: 1000, fitImages: 10000, avif: true, prior: undefined, priorFor: 'fmnist-f4', priorImages: 100, backend: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => {
@@ -70,6 +70,7 @@ function parseArgs(argv) {
     else if (arg === '--no-avif') opts.avif = false;
     else if (arg === '--prior') opts.prior = next();
     else if (arg === '--prior-for') opts.priorFor = next();
+    else if (arg === '--prior-images') opts.priorImages = Number(next());
     else if (arg === '--backend') opts.backend = next();
     else if (arg === '--help' || arg === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
@@ -156,6 +157,37 @@ function encodeAll(tokenizer, images, batch = 32) {
   return out;
 }
 
+/**
+ * (d) The Transformer prior as entropy model, on the first test images only
+ * (it runs the prior once per code): bits per code against the other models
+ * on the same images, and the files 'auto' writes when the prior is a candidate.
+ */
+async function evaluatePrior(opts, space, codes, images, rows, learnedModel, specs) {
+  const { PriorModel, priorEntropyModel } = await import('../packages/prior/dist/index.js');
+  const priorModel = PriorModel.load(opts.prior);
+  const prior = priorEntropyModel(priorModel);
+  const sizes = space.codebookSizes;
+  const t0 = performance.now();
+  let bytes = 0;
+  let withoutPrior = 0;
+  let chosen = 0;
+  for (const [i, c] of codes.entries()) {
+    const packed = packImageCodes(c, space, { entropyModel: 'auto', learnedModel, prior });
+    const back = unpackImageCodes(packed.bytes, space, { learnedModel, prior });
+    if (back.codes.codes.some((v, j) => v !== c.codes[j])) throw new Error(`prior: image ${i} does not round-trip`);
+    bytes += packed.bytes.length;
+    withoutPrior += rows[i].bytes;
+    if (packed.stats.entropyModel === 'external') chosen++;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const tensors = codes.map((c) => ({ codes: c.codes, shape: gridShape(c.shape, sizes.length) }));
+  const bits = measureCodeBits(tensors, sizes, { ...specs, prior }).map((r) => ({ model: r.name, bitsPerCode: r.bitsPerCode, idealBitsPerCode: r.idealBits / r.codes }));
+  prior.dispose();
+  priorModel.dispose();
+  const pixels = images.reduce((n, img) => n + img.width * img.height, 0);
+  return { images: codes.length, bits, bpp: (8 * bytes) / pixels, bppWithoutPrior: (8 * withoutPrior) / pixels, chosen, codeAndVerifySecondsPerImage: seconds / codes.length };
+}
+
 async function evaluateTokenizer(name, dir, test, train, opts) {
   const tokenizer = await ImageTokenizer.load(dir);
   const space = imageCodeSpace(tokenizer);
@@ -170,20 +202,15 @@ async function evaluateTokenizer(name, dir, test, train, opts) {
   };
   const shipped = loadEntropyModel(dir);
   const learnedModel = shipped ?? fitted.default;
-  let prior;
-  if (opts.prior && opts.priorFor === name) {
-    const { PriorModel, priorEntropyModel } = await import('../packages/prior/dist/index.js');
-    prior = priorEntropyModel(PriorModel.load(opts.prior));
-  }
   const codes = encodeAll(tokenizer, test);
   const encodeSeconds = (Date.now() - t0) / 1000;
   const rows = [];
   for (const [i, img] of test.entries()) {
     const c = codes[i];
     const recon = toU8(tokenizer.decode(c));
-    const packed = packImageCodes(c, space, { entropyModel: 'auto', learnedModel, prior });
+    const packed = packImageCodes(c, space, { entropyModel: 'auto', learnedModel });
     // The bench only counts files that decode back to the same codes.
-    const back = unpackImageCodes(packed.bytes, space, { learnedModel, prior });
+    const back = unpackImageCodes(packed.bytes, space, { learnedModel });
     if (back.codes.codes.some((v, j) => v !== c.codes[j])) throw new Error(`${name}: image ${i} does not round-trip`);
     const pixels = img.width * img.height;
     rows.push({ bytes: packed.bytes.length, payload: packed.stats.payloadBytes, overhead: packed.stats.overheadBytes, bpp: (8 * packed.bytes.length) / pixels, payloadBpp: (8 * packed.stats.payloadBytes) / pixels, kind: packed.stats.entropyModel, ...quality(img, recon) });
@@ -192,9 +219,9 @@ async function evaluateTokenizer(name, dir, test, train, opts) {
   const specs = { 'fixed-length': fixedLengthSpec, uniform: uniformSpec, adaptive: adaptiveSpec, 'learned static': fitted.static, 'learned neighbour': fitted.neighbour };
   if (fitted.default !== fitted.neighbour && fitted.default.log2Beta !== undefined) specs[`neighbour + per-image (β=2^${fitted.default.log2Beta})`] = fitted.default;
   if (shipped) specs['shipped entropy.bin'] = shipped;
-  if (prior) specs.prior = prior;
   const bits = measureCodeBits(tensors, sizes, specs).map((r) => ({ model: r.name, bitsPerCode: r.bitsPerCode, idealBitsPerCode: r.idealBits / r.codes }));
-  prior?.dispose();
+  let priorResult;
+  if (opts.prior && opts.priorFor === name) priorResult = await evaluatePrior(opts, space, codes.slice(0, opts.priorImages), test.slice(0, opts.priorImages), rows, learnedModel, specs);
   const kinds = {};
   for (const r of rows) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
   const result = {
@@ -213,6 +240,7 @@ async function evaluateTokenizer(name, dir, test, train, opts) {
     ssim: mean(rows.map((r) => r.ssim)),
     chosenModels: kinds,
     bits,
+    prior: priorResult,
     encodeSeconds,
   };
   tokenizer.dispose();
@@ -253,7 +281,12 @@ async function runSet(set, names, opts) {
     console.log(`  file ${f(r.bytes, 1)} bytes = payload ${f(r.payloadBytes, 1)} + header/CRC ${f(r.overheadBytes, 1)}; bpp ${f(r.bpp, 4)} (payload only ${f(r.payloadBpp, 4)}); PSNR ${f(r.psnr)} dB, SSIM ${f(r.ssim, 4)}`);
     console.log(`  entropy model chosen per file: ${Object.entries(r.chosenModels).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     console.log(`  bits per code (payload, whole bytes per image | ideal):`);
-    for (const b of r.bits) console.log(`    ${pad(b.model, 20)} ${f(b.bitsPerCode, 3)} | ${f(b.idealBitsPerCode, 3)}`);
+    for (const b of r.bits) console.log(`    ${pad(b.model, 34)} ${f(b.bitsPerCode, 3)} | ${f(b.idealBitsPerCode, 3)}`);
+    if (r.prior) {
+      const p = r.prior;
+      console.log(`  with the prior (first ${p.images} test images): bpp ${f(p.bpp, 4)} vs ${f(p.bppWithoutPrior, 4)} without; prior chosen for ${p.chosen}/${p.images} files; ${f(p.codeAndVerifySecondsPerImage, 2)} s/image to code + decode`);
+      for (const b of p.bits) console.log(`    ${pad(b.model, 34)} ${f(b.bitsPerCode, 3)} | ${f(b.idealBitsPerCode, 3)}`);
+    }
   }
   const matched = [];
   if (vq.length > 0) {
