@@ -15,6 +15,7 @@ import { registerVideo } from './commands/video.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { registerPrior } from './commands/prior.js';
 import { registerExport } from './commands/export.js';
+import { registerServe } from './commands/serve.js';
 import { reportError } from './errors.js';
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerVideo(program, groups);
   registerTokenize(program);
   registerExport(program, groups);
+  registerServe(program);
   return program;
 }
 

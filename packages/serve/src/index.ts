@@ -7,3 +7,4 @@ export * from './image-signatures.js';
 export * from './registry.js';
 export * from './tf-serving.js';
 export * from './server.js';
+export * from './load.js';
