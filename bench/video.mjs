@@ -15,6 +15,7 @@
 //   pnpm bench video --clip ../shared/data/video/flower.webm --size 128x128 --key-interval 60
 //   options: --clip FILE (repeatable), --size WxH, --resize center-crop|resize|pad, --fps N|source,
 //            --key-interval N, --max-frames N, --batch N, --tokenizer DIR, --train-minutes N,
+//            --reuse-tolerance LIST (comma-separated τ values, one run each; default 0,0.25),
 //            --write-recon (also write the reconstruction as MP4 under bench/results/), --backend, --threads
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,7 @@ function parseArgs(argv) {
     resize: 'center-crop',
     fps: 'source',
     keyInterval: 30,
+    tolerances: [0, 0.25],
     maxFrames: undefined,
     batch: 8,
     tokenizer: undefined,
@@ -60,6 +62,7 @@ function parseArgs(argv) {
     else if (arg === '--fps') opts.fps = ((v) => (v === 'source' ? v : Number(v)))(next());
     else if (arg === '--key-interval') opts.keyInterval = Number(next());
     else if (arg === '--max-frames') opts.maxFrames = Number(next());
+    else if (arg === '--reuse-tolerance') opts.tolerances = next().split(',').map(Number);
     else if (arg === '--batch') opts.batch = Number(next());
     else if (arg === '--tokenizer') opts.tokenizer = next();
     else if (arg === '--train-minutes') opts.trainMinutes = Number(next());
@@ -147,7 +150,7 @@ function intraBytes(tokens, space, width, height, entropyModel) {
   return total;
 }
 
-async function benchClip(clip, tokenizer, opts) {
+async function benchClip(clip, tokenizer, opts, reuseTolerance) {
   const source = await openVideo(clip, { size: opts.size, resize: opts.resize, fps: opts.fps, maxFrames: opts.maxFrames });
   const info = source.info;
   console.error(`video bench: ${path.basename(clip)}: ${info.codec} ${info.sourceWidth}x${info.sourceHeight} → ${info.width}x${info.height} @ ${fpsOf(info.fps).toFixed(3)} fps, ${info.decoder === 'ffmpeg' ? describeFfmpeg(info.ffmpeg) : 'sharp'}`);
@@ -156,6 +159,7 @@ async function benchClip(clip, tokenizer, opts) {
     fps: info.fps,
     keyFrameInterval: opts.keyInterval,
     batchSize: opts.batch,
+    reuseTolerance,
     onFrame: (t) => tokens.push({ shape: t.shape, codes: t.codes }),
   });
   const space = imageCodeSpace(tokenizer);
@@ -174,7 +178,7 @@ async function benchClip(clip, tokenizer, opts) {
     decoded++;
   }
   const decodeSeconds = (performance.now() - decodeStart) / 1000;
-  const base = path.basename(clip).replace(/\W+/g, '-');
+  const base = `${path.basename(clip).replace(/\W+/g, '-')}-tau${reuseTolerance}`;
   fs.mkdirSync(resultsDir, { recursive: true });
   fs.writeFileSync(path.join(resultsDir, `video-${base}.vqt`), bytes);
   let recon;
@@ -184,6 +188,7 @@ async function benchClip(clip, tokenizer, opts) {
   }
   return {
     clip: path.relative(repoRoot, clip),
+    reuseTolerance,
     source: { codec: info.codec, width: info.sourceWidth, height: info.sourceHeight, fps: fpsOf(info.sourceFps), bytes: fs.statSync(clip).size },
     decoder: info.decoder,
     ffmpeg: info.ffmpeg && { source: info.ffmpeg.source, version: info.ffmpeg.version },
@@ -201,7 +206,7 @@ async function main() {
   const { dir, provenance } = await resolveTokenizer(opts);
   const tokenizer = await ImageTokenizer.load(dir);
   const clips = [];
-  for (const clip of opts.clips) clips.push(await benchClip(clip, tokenizer, opts));
+  for (const clip of opts.clips) for (const tau of opts.tolerances) clips.push(await benchClip(clip, tokenizer, opts, tau));
   const record = {
     bench: 'video',
     date: new Date().toISOString(),
@@ -220,7 +225,7 @@ async function main() {
   ];
   for (const c of clips) {
     rows.push(
-      ['clip', `${c.clip} (${c.source.codec} ${c.source.width}x${c.source.height}, ${c.decoder}${c.ffmpeg ? ` ${c.ffmpeg.source}` : ''})`],
+      ['clip', `${c.clip}, reuse tolerance ${c.reuseTolerance} (${c.source.codec} ${c.source.width}x${c.source.height}, ${c.decoder}${c.ffmpeg ? ` ${c.ffmpeg.source}` : ''})`],
       ['  frames (key/delta/repeat)', `${c.frames} (${c.keyFrames}/${c.deltaFrames}/${c.repeatFrames}) at ${c.width}x${c.height}, ${c.fps.toFixed(2)} fps`],
       ['  codes per frame', `[${c.codeShape.join('x')}] = ${c.tokensPerFrame}`],
       ['  tokens/s', Math.round(c.tokensPerSecond).toString()],

@@ -68,6 +68,27 @@ describe('video codec', () => {
     expect([decoded[4]!.width, decoded[4]!.height]).toEqual([SIZE, SIZE]);
   });
 
+  it('reuse tolerance keeps previous codes that are nearly as good, trading rate for distortion', async () => {
+    const tok = tinyTokenizer();
+    // A noisy static scene: every frame is the same picture plus fresh pixel noise.
+    const clean = movingSquare(1, 0)[0]!;
+    let state = 99;
+    const noise = (): number => ((state = (state * 1103515245 + 12345) % 2 ** 31), Math.floor((state / 2 ** 31) * 25) - 12);
+    const frames = Array.from({ length: 8 }, (_, index) => ({ ...clean, index, data: clean.data.map((v) => Math.min(255, Math.max(0, v + noise()))) }));
+    const exact = await collect(encodeVideo(frames, tok, { keyFrameInterval: 100 }));
+    const relaxed = await collect(encodeVideo(frames, tok, { keyFrameInterval: 100, reuseTolerance: 0.5 }));
+    const all = await collect(encodeVideo(frames, tok, { keyFrameInterval: 100, reuseTolerance: 1e9 }));
+    const reused = (t: typeof exact): number => t.slice(1).reduce((n, f) => n + f.reused, 0);
+    expect(reused(exact)).toBeLessThan(reused(relaxed));
+    expect(reused(relaxed)).toBeLessThanOrEqual(reused(all));
+    expect(all.slice(1).every((f) => f.kind === 'repeat')).toBe(true);
+    // Key frames are never replenished; every replenished code is the frame's own or the previous one.
+    expect(Array.from(relaxed[0]!.codes)).toEqual(Array.from(exact[0]!.codes));
+    for (let i = 1; i < relaxed.length; i++) {
+      relaxed[i]!.codes.forEach((c, p) => expect(c === exact[i]!.codes[p] || c === relaxed[i - 1]!.codes[p]).toBe(true));
+    }
+  });
+
   it('codes static frames after the key frame in almost no bits', async () => {
     const tok = tinyTokenizer();
     const still = movingSquare(1, 0)[0]!;

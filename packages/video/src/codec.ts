@@ -71,6 +71,15 @@ export interface EncodeVideoOptions {
   keyFrameInterval?: number;
   /** Frames tokenized per forward pass. Default 8. */
   batchSize?: number;
+  /**
+   * Conditional replenishment (lossy, a rate knob): in a delta frame a
+   * position keeps the previous frame's code when that code's vector is
+   * almost as close to the encoder's latent as the best code's,
+   * ‖z − e_prev‖² ≤ (1 + τ)·‖z − e_best‖². Sensor noise and compression
+   * artefacts then stop flipping codes in static regions. 0 (default): every
+   * frame gets exactly the codes the tokenizer gives it.
+   */
+  reuseTolerance?: number;
   /** Aborting stops after the current batch (the iterator throws the signal's reason). */
   signal?: AbortSignal;
 }
@@ -111,20 +120,24 @@ export async function* encodeVideo(
   checkRgbTokenizer(tokenizer);
   const interval = positiveInt('keyFrameInterval', options.keyFrameInterval ?? 30);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 8);
+  const tolerance = options.reuseTolerance ?? 0;
+  if (!(tolerance >= 0 && Number.isFinite(tolerance))) throw new InvalidArgumentError(`reuseTolerance must be a finite number ≥ 0, got ${tolerance}`);
   const levels = tokenizer.codebookSizes.length;
   let previous: Int32Array | undefined;
   let first: VideoFrame | undefined;
   let index = 0;
   let batch: VideoFrame[] = [];
   const flush = function* (): Generator<VideoTokenFrame> {
-    const encoded = tokenizer.encodeImages(batch.map(frameToImage));
+    const latents = tolerance > 0 ? encodeWithLatents(tokenizer, batch) : undefined;
+    const encoded = latents?.encoded ?? tokenizer.encodeImages(batch.map(frameToImage));
     for (const [j, frame] of batch.entries()) {
       const e = encoded[j]!;
       const shape: [number, number, number] = [e.shape[0]!, e.shape[1]!, levels];
-      const codes = e.codes;
+      let codes = e.codes;
       let kind: VideoFrameKind = 'key';
       let reused = 0;
       if (index % interval !== 0 && previous !== undefined) {
+        if (latents !== undefined) codes = replenish(tokenizer, latents, j, shape, previous, tolerance);
         for (let i = 0; i < codes.length; i++) if (codes[i] === previous[i]) reused++;
         kind = reused === codes.length ? 'repeat' : 'delta';
       }
@@ -145,6 +158,59 @@ export async function* encodeVideo(
     if (batch.length === batchSize) yield* flush();
   }
   if (batch.length > 0) yield* flush();
+}
+
+/** A batch's codes plus what conditional replenishment compares: latents and their distance to the chosen codes. */
+interface BatchLatents {
+  encoded: { codes: Int32Array; shape: number[] }[];
+  /** Latents [B, h, w, D], row-major. */
+  z: Float32Array;
+  /** ‖z − e_best‖² per position [B, h, w]. */
+  bestDistance: Float32Array;
+  dim: number;
+}
+
+function encodeWithLatents(tokenizer: ImageTokenizer, frames: readonly VideoFrame[]): BatchLatents {
+  const { width, height } = frames[0]!;
+  const per = width * height * 3;
+  const pixels = new Float32Array(frames.length * per);
+  frames.forEach((f, i) => {
+    for (let p = 0; p < per; p++) pixels[i * per + p] = f.data[p]! / 255;
+  });
+  const [codes, z, best] = tf.tidy(() => {
+    const latents = tokenizer.model.encodeLatents(tf.tensor4d(pixels, [frames.length, height, width, 3]));
+    const q = tokenizer.model.quantizer.forward(latents);
+    return [q.codes, latents, tf.sum(tf.squaredDifference(latents, q.quantized), -1)];
+  });
+  const codeData = codes.dataSync() as Int32Array;
+  const shape = codes.shape.slice(1);
+  const dim = z.shape[3]!;
+  const out = { encoded: [] as BatchLatents['encoded'], z: z.dataSync() as Float32Array, bestDistance: best.dataSync() as Float32Array, dim };
+  const count = shape.reduce((a, b) => a * b, 1);
+  for (let i = 0; i < frames.length; i++) out.encoded.push({ codes: codeData.slice(i * count, (i + 1) * count), shape });
+  tf.dispose([codes, z, best]);
+  return out;
+}
+
+/** Frame j's codes with every position whose previous code is within the tolerance set back to it. */
+function replenish(tokenizer: ImageTokenizer, latents: BatchLatents, j: number, shape: readonly [number, number, number], previous: Int32Array, tolerance: number): Int32Array {
+  const [h, w, levels] = shape;
+  const cells = h * w;
+  const prevVectors = tf.tidy(() => tokenizer.model.quantizer.decodeCodes(tf.tensor(previous, levels > 1 ? [1, h, w, levels] : [1, h, w], 'int32')));
+  const e = prevVectors.dataSync() as Float32Array;
+  prevVectors.dispose();
+  const { z, bestDistance, dim } = latents;
+  const codes = latents.encoded[j]!.codes.slice();
+  for (let c = 0; c < cells; c++) {
+    let d = 0;
+    const zOffset = (j * cells + c) * dim;
+    for (let k = 0; k < dim; k++) {
+      const diff = z[zOffset + k]! - e[c * dim + k]!;
+      d += diff * diff;
+    }
+    if (d <= (1 + tolerance) * bestDistance[j * cells + c]!) for (let l = 0; l < levels; l++) codes[c * levels + l] = previous[c * levels + l]!;
+  }
+  return codes;
 }
 
 /** What the container records about the video besides its codes. */

@@ -39,6 +39,12 @@ function parsePositiveInt(name: string) {
   };
 }
 
+function parseTolerance(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && Number.isFinite(n))) throw new InvalidArgumentError(`--reuse-tolerance must be a number ≥ 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 function parseFps(value: string): number | 'source' {
   if (value === 'source') return value;
   const n = Number(value);
@@ -62,6 +68,7 @@ interface EncodeVideoFlags extends EngineFlags {
   size?: { width: number; height: number };
   resize?: ResizePolicy;
   keyInterval: number;
+  reuseTolerance: number;
   maxFrames?: number;
   batchSize: number;
   ffmpeg?: string;
@@ -95,6 +102,7 @@ async function encodeVideoCommand(input: string, flags: EncodeVideoFlags): Promi
       compressVideo(source.frames(), tokenizer, {
         fps: info.fps,
         keyFrameInterval: flags.keyInterval,
+        reuseTolerance: flags.reuseTolerance,
         batchSize: flags.batchSize,
         measureQuality: flags.quality,
         signal,
@@ -152,6 +160,7 @@ export function registerVideo(_program: Command, groups: CommandGroups): void {
     .option('--size <WxH>', 'frame size for the tokenizer (default: the source size)', parseSize)
     .addOption(new Option('--resize <policy>', 'how frames reach --size (default center-crop)').choices(['center-crop', 'resize', 'pad']))
     .option('--key-interval <n>', 'a key frame every n frames', parsePositiveInt('key-interval'), 30)
+    .option('--reuse-tolerance <x>', 'keep the previous code where it is within (1 + x) of the best code\'s latent distance (lossy; 0 = exact codes)', parseTolerance, 0)
     .option('--max-frames <n>', 'encode at most n frames', parsePositiveInt('max-frames'))
     .option('--batch-size <n>', 'frames per tokenizer forward pass', parsePositiveInt('batch-size'), 8)
     .option('--ffmpeg <path>', 'ffmpeg executable (default: $VQKIT_FFMPEG, the bundled one, then the system one)')
