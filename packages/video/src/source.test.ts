@@ -113,5 +113,8 @@ describe('video IO', () => {
     );
     expect(probe).toEqual({ codec: 'h264', width: 960, height: 540, fps: { num: 30000, den: 1001 }, durationSeconds: 5.06 });
     expect(parseFfmpegProbe('Stream #0:0: Audio: aac')).toBeUndefined();
+    // A phone video rotated by 90°: frames come out auto-rotated, portrait.
+    const rotated = parseFfmpegProbe('    Stream #0:0(und): Video: h264 (avc1 / 0x31637661), yuv420p, 1920x1080, 30 fps, 30 tbr\n    Side data:\n      displaymatrix: rotation of -90.00 degrees\n');
+    expect(rotated).toMatchObject({ width: 1080, height: 1920, fps: { num: 30, den: 1 } });
   });
 });

@@ -205,10 +205,13 @@ export function parseFfmpegProbe(stderr: string): ProbeResult | undefined {
   const fpsText = /, ([\d.]+)(k?) fps/.exec(line) ?? /, ([\d.]+)(k?) tbr/.exec(line);
   const fpsValue = fpsText ? Number(fpsText[1]) * (fpsText[2] === 'k' ? 1000 : 1) : Number.NaN;
   const d = /Duration: (\d+):(\d+):([\d.]+)/.exec(stderr);
+  // ffmpeg auto-rotates phone videos, so frames come out with the displayed (rotated) size.
+  const rotation = Number(/rotate\s*: (-?\d+)/.exec(stderr)?.[1] ?? /rotation of (-?[\d.]+) degrees/.exec(stderr)?.[1] ?? 0);
+  const quarterTurn = Math.abs(Math.round(rotation / 90)) % 2 === 1;
   return {
     codec,
-    width: Number(size[1]),
-    height: Number(size[2]),
+    width: Number(size[quarterTurn ? 2 : 1]),
+    height: Number(size[quarterTurn ? 1 : 2]),
     fps: fpsValue > 0 && fpsValue <= 1000 ? toFrameRate(fpsValue) : undefined,
     durationSeconds: d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : undefined,
   };
