@@ -31,7 +31,12 @@ describe('vqkit serve', () => {
     await tokenizer.save(tokenizerDir);
     tokenizer.dispose();
     const vocabulary = createVocabulary({ codebookSize: 16, numClasses: 2 });
-    const prior = new PriorModel(new GPT({ vocabulary, nPositions: 50, nEmbd: 8, nLayer: 1, nHead: 2 }), { modality: 'image', grid: { height: 7, width: 7 } });
+    // The prior records its tokenizer, as `vqkit train prior` does.
+    const prior = new PriorModel(new GPT({ vocabulary, nPositions: 50, nEmbd: 8, nLayer: 1, nHead: 2 }), {
+      modality: 'image',
+      grid: { height: 7, width: 7 },
+      tokenizerDir: path.relative(priorDir, tokenizerDir),
+    });
     prior.save(priorDir);
     prior.dispose();
 
@@ -59,10 +64,26 @@ describe('vqkit serve', () => {
     }
   });
 
-  it('refuses a prior given alone, a prior for an unknown model, and a bad model name', async () => {
+  it('serves a prior directory with the tokenizer it records', async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
     vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
-      expect(await main(['serve', '--model', `p=${path.join(root, 'prior')}`, '--port', '0'])).toBe(2);
+      const running = main(['--backend', 'cpu', 'serve', '--model', path.join(root, 'prior'), '--port', '0']);
+      const url = await waitFor(() => lines.map((l) => /listening on (http:\/\/\S+)/.exec(l)?.[1]).find((u) => u !== undefined));
+      const generate = await fetch(`${url}/v1/models/prior:predict`, { method: 'POST', body: JSON.stringify({ signature_name: 'generate', instances: [{ seed: 1 }] }) });
+      expect(generate.status).toBe(200);
+      process.emit('SIGINT');
+      expect(await running).toBe(0);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('refuses a prior for an unknown model, a prior given twice, and a bad model name', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(await main(['serve', '--model', `p=${path.join(root, 'prior')}`, '--prior', `p=${path.join(root, 'prior')}`, '--port', '0'])).toBe(2);
       expect(await main(['serve', '--model', `a=${path.join(root, 'tok')}`, '--prior', `b=${path.join(root, 'prior')}`, '--port', '0'])).toBe(2);
       expect(await main(['serve', '--model', `../x=${path.join(root, 'tok')}`, '--port', '0'])).toBe(2);
     } finally {

@@ -13,13 +13,13 @@
  * a compression model read); images are returned in TF Serving's binary
  * form `{"b64": …}`. Binary inputs are accepted in both forms.
  */
-import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
 import { InvalidArgumentError, type EntropyModelSpec } from '@vqkit/core';
 import { compressImage, decompressImage, encodeImage, type ImageF32, type ImageTokenizer } from '@vqkit/image';
 import { samplePrior, type PriorModel } from '@vqkit/prior';
 import { BadRequestError, PayloadTooLargeError } from './errors.js';
-import { DEFAULT_SIGNATURE, type InstanceInputs, type InstanceOutputs, type RunContext, type Signature, type TensorSpec } from './signature.js';
+import { DEFAULT_SIGNATURE, type InstanceOutputs, type Signature, type TensorSpec } from './signature.js';
+import { eachInstance, samplingOptionsOf, FLOAT_BATCH, INT_BATCH, SAMPLING_INPUTS, STRING_BATCH, toBase64 } from './signature-util.js';
 import { decodeBinary, encodeBinary, fromNestedIntList, optionalInteger, optionalNumber, toNestedList } from './tensors.js';
 
 export interface ImageSignatureOptions {
@@ -28,10 +28,6 @@ export interface ImageSignatureOptions {
   /** The tokenizer's learned entropy model (`loadEntropyModel(dir)`), used by compress and needed to decompress files coded with it. */
   learnedEntropyModel?: EntropyModelSpec;
 }
-
-const STRING_BATCH: TensorSpec = { dtype: 'DT_STRING', shape: [-1] };
-const INT_BATCH: TensorSpec = { dtype: 'DT_INT32', shape: [-1] };
-const FLOAT_BATCH: TensorSpec = { dtype: 'DT_FLOAT', shape: [-1] };
 
 /**
  * Opens an encoded image for decoding after checking its size from the
@@ -57,16 +53,6 @@ async function pngOutput(image: ImageF32): Promise<InstanceOutputs> {
   return { image: encodeBinary(await encodeImage(image, 'png')), height: image.height, width: image.width };
 }
 
-/** Runs `fn` over the instances one after another (each is a whole image; the model batches nothing across sizes). */
-async function each(instances: readonly InstanceInputs[], context: RunContext, fn: (instance: InstanceInputs, where: string) => Promise<InstanceOutputs>): Promise<InstanceOutputs[]> {
-  const out: InstanceOutputs[] = [];
-  for (let i = 0; i < instances.length; i++) {
-    if (context.signal.aborted) throw context.signal.reason;
-    out.push(await fn(instances[i]!, `instance ${i}`));
-  }
-  return out;
-}
-
 /** The compress / decompress / encode / decode signatures of an image tokenizer. */
 export function imageTokenizerSignatures(tokenizer: ImageTokenizer, options: ImageSignatureOptions): Record<string, Signature> {
   const { maxImagePixels: maxPixels, learnedEntropyModel } = options;
@@ -80,12 +66,12 @@ export function imageTokenizerSignatures(tokenizer: ImageTokenizer, options: Ima
     inputs: { image: STRING_BATCH },
     outputs: { compressed: STRING_BATCH, codes: grid, shape: gridShape, bpp: FLOAT_BATCH },
     run: (instances, context) =>
-      each(instances, context, async (instance, where) => {
+      eachInstance(instances, context, async (instance, where) => {
         const pipeline = await openImage(decodeBinary(instance.image, `${where}: image`), maxPixels, `${where}: image`);
         const result = await compressImage(pipeline, tokenizer, { learnedModel: learnedEntropyModel });
         const { codes, shape } = result.codes;
         return {
-          compressed: Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength).toString('base64'),
+          compressed: toBase64(result.bytes),
           codes: toNestedList(codes, shape),
           shape: [...shape],
           bpp: result.stats.bitsPerPixel,
@@ -97,7 +83,7 @@ export function imageTokenizerSignatures(tokenizer: ImageTokenizer, options: Ima
     inputs: { compressed: STRING_BATCH },
     outputs: { image: STRING_BATCH, height: INT_BATCH, width: INT_BATCH },
     run: (instances, context) =>
-      each(instances, context, async (instance, where) => {
+      eachInstance(instances, context, async (instance, where) => {
         const bytes = decodeBinary(instance.compressed, `${where}: compressed`);
         const { image } = await decompressImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), tokenizer, {
           maxPixels,
@@ -111,7 +97,7 @@ export function imageTokenizerSignatures(tokenizer: ImageTokenizer, options: Ima
     inputs: { image: STRING_BATCH },
     outputs: { codes: grid, shape: gridShape, height: INT_BATCH, width: INT_BATCH },
     run: (instances, context) =>
-      each(instances, context, async (instance, where) => {
+      eachInstance(instances, context, async (instance, where) => {
         const pipeline = await openImage(decodeBinary(instance.image, `${where}: image`), maxPixels, `${where}: image`);
         const encoded = await tokenizer.encode(pipeline);
         return { codes: toNestedList(encoded.codes, encoded.shape), shape: [...encoded.shape], height: encoded.height, width: encoded.width };
@@ -122,7 +108,7 @@ export function imageTokenizerSignatures(tokenizer: ImageTokenizer, options: Ima
     inputs: { codes: grid, height: { ...INT_BATCH, optional: true }, width: { ...INT_BATCH, optional: true } },
     outputs: { image: STRING_BATCH, height: INT_BATCH, width: INT_BATCH },
     run: (instances, context) =>
-      each(instances, context, async (instance, where) => {
+      eachInstance(instances, context, async (instance, where) => {
         const { data, shape } = fromNestedIntList(instance.codes, `${where}: codes`, maxCodes);
         const height = optionalInteger(instance.height, `${where}: height`);
         const width = optionalInteger(instance.width, `${where}: width`);
@@ -146,28 +132,13 @@ export function checkPriorFitsTokenizer(prior: PriorModel, tokenizer: ImageToken
   }
 }
 
-/** A class given by index or by name (absent or null: unconditional). */
-function classOf(value: unknown, classNames: readonly string[], what: string): number | undefined {
-  if (typeof value !== 'string') return optionalInteger(value, what);
-  const index = classNames.indexOf(value);
-  if (index < 0) throw new BadRequestError(`${what}: unknown class ${JSON.stringify(value)}; the prior knows ${classNames.length > 0 ? classNames.join(', ') : 'no class names'}`);
-  return index;
-}
-
 /** The `generate` signature: sample a code grid from the prior, decode it with the tokenizer. */
 export function imageGenerateSignature(prior: PriorModel, tokenizer: ImageTokenizer): Signature {
   const grid = prior.metadata.grid!;
   const levels = prior.config.vocabulary.levels;
   const shape = levels > 1 ? [grid.height, grid.width, levels] : [grid.height, grid.width];
-  const classNames = prior.metadata.classNames ?? [];
   return {
-    inputs: {
-      class: { ...INT_BATCH, optional: true },
-      temperature: { ...FLOAT_BATCH, optional: true },
-      top_k: { ...INT_BATCH, optional: true },
-      top_p: { ...FLOAT_BATCH, optional: true },
-      seed: { ...INT_BATCH, optional: true },
-    },
+    inputs: SAMPLING_INPUTS,
     outputs: {
       image: STRING_BATCH,
       codes: { dtype: 'DT_INT32', shape: [-1, ...shape] },
@@ -175,19 +146,11 @@ export function imageGenerateSignature(prior: PriorModel, tokenizer: ImageTokeni
       seed: INT_BATCH,
     },
     run: (instances, context) =>
-      each(instances, context, async (instance, where) => {
-        const classIndex = classOf(instance.class, classNames, `${where}: class`);
-        const seed = optionalInteger(instance.seed, `${where}: seed`) ?? randomInt(2 ** 31);
-        const [sample] = samplePrior(prior, {
-          classIndex,
-          temperature: optionalNumber(instance.temperature, `${where}: temperature`),
-          topK: optionalInteger(instance.top_k, `${where}: top_k`),
-          topP: optionalNumber(instance.top_p, `${where}: top_p`),
-          seed,
-          signal: context.signal,
-        });
+      eachInstance(instances, context, async (instance, where) => {
+        const options = samplingOptionsOf(instance, prior, where);
+        const [sample] = samplePrior(prior, { ...options, signal: context.signal });
         const image = tokenizer.decode({ codes: sample!.codes, shape });
-        return { image: encodeBinary(await encodeImage(image, 'png')), codes: toNestedList(sample!.codes, shape), shape: [...shape], seed };
+        return { image: encodeBinary(await encodeImage(image, 'png')), codes: toNestedList(sample!.codes, shape), shape: [...shape], seed: options.seed };
       }),
   };
 }

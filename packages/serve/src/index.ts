@@ -4,6 +4,7 @@ export * from './signature.js';
 export * from './predict.js';
 export * from './admission.js';
 export * from './image-signatures.js';
+export * from './audio-signatures.js';
 export * from './registry.js';
 export * from './tf-serving.js';
 export * from './server.js';

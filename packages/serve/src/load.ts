@@ -7,15 +7,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '@vqkit/core';
+import { AUDIO_TOKENIZER_FORMAT, AudioTokenizer } from '@vqkit/audio';
 import { IMAGE_TOKENIZER_FORMAT, ImageTokenizer, loadEntropyModel } from '@vqkit/image';
-import { PriorModel } from '@vqkit/prior';
+import { PriorModel, priorTokenizerDir } from '@vqkit/prior';
 import { checkModelName, type ServedModelOptions } from './registry.js';
 
 /** A model given by directories. */
 export interface ModelDirectory {
   /** Name in the URL. Default: the directory's base name. */
   name?: string;
-  /** A tokenizer directory (`config.json` + `model.safetensors`, optionally `entropy.bin`). */
+  /**
+   * A tokenizer directory (`config.json` + `model.safetensors`, optionally
+   * `entropy.bin`), or a prior directory that records its tokenizer (`vqkit
+   * train prior` writes one): then both are served.
+   */
   dir: string;
   /** A prior directory trained on this tokenizer's codes: adds the `generate` signature. */
   priorDir?: string;
@@ -24,7 +29,7 @@ export interface ModelDirectory {
 }
 
 /** What a model directory's `config.json` says it is. */
-export type ModelDirectoryKind = 'image-tokenizer' | 'prior' | 'unknown';
+export type ModelDirectoryKind = 'image-tokenizer' | 'audio-tokenizer' | 'prior' | 'unknown';
 
 export function modelDirectoryKind(dir: string): ModelDirectoryKind {
   const file = path.join(dir, 'config.json');
@@ -37,6 +42,7 @@ export function modelDirectoryKind(dir: string): ModelDirectoryKind {
   }
   const config = json as { format?: unknown; vqkit?: { format?: unknown } } | null;
   if (config?.format === IMAGE_TOKENIZER_FORMAT) return 'image-tokenizer';
+  if (config?.format === AUDIO_TOKENIZER_FORMAT) return 'audio-tokenizer';
   if (config?.vqkit?.format === 'vqkit-prior') return 'prior';
   return 'unknown';
 }
@@ -54,21 +60,35 @@ export function parseModelFlag(value: string): { name: string; dir: string } {
   return { name, dir };
 }
 
-/** Loads a model's tokenizer (with its learned entropy model, if any) and prior; the server disposes them. */
+/**
+ * Loads a model's tokenizer (image: with its learned entropy model, if any)
+ * and prior; the server disposes them. A prior directory given as `dir` is
+ * served with the tokenizer it records.
+ */
 export async function loadModelDirectory(spec: ModelDirectory): Promise<ServedModelOptions> {
   const name = spec.name ?? path.basename(path.resolve(spec.dir));
   checkModelName(name);
-  const kind = modelDirectoryKind(spec.dir);
-  if (kind === 'prior') {
-    throw new InvalidArgumentError(`${spec.dir} is a prior; serve it together with its tokenizer: --model ${name}=TOKENIZER_DIR --prior ${name}=${spec.dir}`);
+  let tokenizerDir = spec.dir;
+  let priorDir = spec.priorDir;
+  if (modelDirectoryKind(spec.dir) === 'prior') {
+    if (priorDir !== undefined) throw new InvalidArgumentError(`${spec.dir} is a prior, and model '${name}' is also given the prior ${priorDir}: give a tokenizer directory with --prior`);
+    priorDir = spec.dir;
+    const prior = PriorModel.load(spec.dir);
+    const recorded = priorTokenizerDir(spec.dir, prior.metadata);
+    prior.dispose();
+    if (recorded === undefined) throw new InvalidArgumentError(`${spec.dir} is a prior that records no tokenizer directory; serve it as --model ${name}=TOKENIZER_DIR --prior ${name}=${spec.dir}`);
+    tokenizerDir = recorded;
   }
-  if (kind !== 'image-tokenizer') throw new FileFormatError(`not a tokenizer directory vqkit can serve (config.json has format ${IMAGE_TOKENIZER_FORMAT} for image tokenizers)`, spec.dir);
-  if (spec.priorDir !== undefined && modelDirectoryKind(spec.priorDir) !== 'prior') throw new FileFormatError('not a prior directory (config.json has no vqkit prior block)', spec.priorDir);
-  const tokenizer = await ImageTokenizer.load(spec.dir);
+  const kind = modelDirectoryKind(tokenizerDir);
+  if (kind !== 'image-tokenizer' && kind !== 'audio-tokenizer') {
+    throw new FileFormatError(`not a tokenizer directory vqkit can serve (config.json format ${IMAGE_TOKENIZER_FORMAT} or ${AUDIO_TOKENIZER_FORMAT})`, tokenizerDir);
+  }
+  if (priorDir !== undefined && modelDirectoryKind(priorDir) !== 'prior') throw new FileFormatError('not a prior directory (config.json has no vqkit prior block)', priorDir);
+  const tokenizer = kind === 'image-tokenizer' ? await ImageTokenizer.load(tokenizerDir) : await AudioTokenizer.load(tokenizerDir);
   let prior: PriorModel | undefined;
   try {
-    const learnedEntropyModel = loadEntropyModel(spec.dir);
-    prior = spec.priorDir === undefined ? undefined : PriorModel.load(spec.priorDir);
+    const learnedEntropyModel = tokenizer instanceof ImageTokenizer ? loadEntropyModel(tokenizerDir) : undefined;
+    prior = priorDir === undefined ? undefined : PriorModel.load(priorDir);
     return { name, version: spec.version, tokenizer, prior, learnedEntropyModel, owned: true };
   } catch (err) {
     tokenizer.dispose();

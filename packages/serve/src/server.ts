@@ -28,6 +28,8 @@ export interface ServeLimits {
   maxBodyBytes: number;
   /** Largest image in pixels, checked from the header before decoding; also bounds decompressed and decoded images. Default 2^24 (4096×4096). */
   maxImagePixels: number;
+  /** Longest audio in seconds, accepted or produced (audio tokenizers). Default 600. */
+  maxAudioSeconds: number;
   /** Most instances in one predict request. Default 64. */
   maxBatch: number;
   /** Predict requests running at once. Default 2 (inference runs on one thread; a second slot overlaps image decoding and I/O). */
@@ -41,6 +43,7 @@ export interface ServeLimits {
 export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
   maxBodyBytes: 16 * 1024 * 1024,
   maxImagePixels: 2 ** 24,
+  maxAudioSeconds: 600,
   maxBatch: 64,
   maxConcurrent: 2,
   maxQueue: 64,

@@ -1,6 +1,7 @@
 /**
  * `vqkit serve --model [NAME=]DIR … [--prior NAME=DIR …] [--port 8501] [--host 127.0.0.1]`:
- * a TensorFlow Serving-compatible REST server for tokenizers (and priors),
+ * a TensorFlow Serving-compatible REST server for image and audio
+ * tokenizers (and priors over their codes),
  * see @vqkit/serve. Runs until SIGINT/SIGTERM, then finishes the requests
  * it has admitted and exits; a second signal exits at once.
  */
@@ -16,6 +17,7 @@ interface ServeFlags {
   host: string;
   maxBodyMb?: string;
   maxPixels?: string;
+  maxAudioSeconds?: string;
   maxBatch?: string;
   concurrency?: string;
   queue?: string;
@@ -40,6 +42,7 @@ function limitsFrom(flags: ServeFlags): Partial<ServeLimits> {
   return {
     maxBodyBytes: mb === undefined ? undefined : Math.round(mb * 1024 * 1024),
     maxImagePixels: intFlag('max-pixels', flags.maxPixels, 1),
+    maxAudioSeconds: intFlag('max-audio-seconds', flags.maxAudioSeconds, 1),
     maxBatch: intFlag('max-batch', flags.maxBatch, 1),
     maxConcurrent: intFlag('concurrency', flags.concurrency, 1),
     maxQueue: intFlag('queue', flags.queue, 0),
@@ -89,12 +92,13 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve tokenizers (and priors) over a TensorFlow Serving-compatible REST API (/v1/models/NAME:predict)')
-    .requiredOption('-m, --model <[name=]dir>', 'tokenizer directory to serve, as NAME=DIR or DIR (name = directory name); repeatable', collect, [])
+    .requiredOption('-m, --model <[name=]dir>', 'image or audio tokenizer directory, or a prior directory that records its tokenizer, as NAME=DIR or DIR (name = directory name); repeatable', collect, [])
     .option('--prior <name=dir>', "prior trained on model NAME's codes: adds the 'generate' signature; repeatable", collect, [])
     .option('-p, --port <n>', 'TCP port (0 = any free port)', '8501')
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--max-body-mb <mb>', 'largest request body in MiB (default 16)')
     .option('--max-pixels <n>', 'largest image in pixels, checked before decoding (default 16777216)')
+    .option('--max-audio-seconds <s>', 'longest audio accepted or produced (default 600)')
     .option('--max-batch <n>', 'most instances per request (default 64)')
     .option('--concurrency <n>', 'requests running at once (default 2)')
     .option('--queue <n>', 'requests waiting for a slot before 503 (default 64)')
