@@ -270,8 +270,12 @@ export const VIDEO_CONTAINER_LIMITS: Readonly<Required<ContainerLimits>> = Objec
   maxMetadataBytes: 64,
 });
 
-/** The part of a token frame the container stores. */
-export type PackableVideoFrame = Pick<VideoTokenFrame, 'kind' | 'shape' | 'codes'>;
+/** The part of a token frame the container stores (codes may be kept as Uint16 when every codebook has ≤ 65536 codes). */
+export interface PackableVideoFrame {
+  kind: VideoFrameKind;
+  shape: readonly [number, number, number];
+  codes: Int32Array | Uint16Array;
+}
 
 /**
  * Token frames (in order) → container bytes. Repeat frames are merged into
@@ -283,7 +287,6 @@ export function packVideoTokens(frames: Iterable<PackableVideoFrame>, space: Ima
   const grid: [number, number, number] = [Math.ceil(info.height / f), Math.ceil(info.width / f), levels];
   const segments: { tag: number; shape: number[]; codes: ArrayLike<number> }[] = [];
   const kinds: CodedFrameKind[] = [];
-  const small = space.codebookSizes.every((k) => k <= 65536);
   const empty = new Int32Array(0);
   for (const frame of frames) {
     if (frame.shape.some((d, i) => d !== grid[i])) throw new InvalidArgumentError(`frame codes [${frame.shape.join(', ')}] do not match the ${info.width}x${info.height} video's grid [${grid.join(', ')}]`);
@@ -295,8 +298,7 @@ export function packVideoTokens(frames: Iterable<PackableVideoFrame>, space: Ima
       continue;
     }
     kinds.push(frame.kind);
-    // Uint16 halves what a long video's codes hold in memory until the container is written.
-    segments.push({ tag: frame.kind === 'key' ? VIDEO_TAG_KEY : VIDEO_TAG_DELTA, shape: [...grid], codes: small ? Uint16Array.from(frame.codes) : frame.codes.slice() });
+    segments.push({ tag: frame.kind === 'key' ? VIDEO_TAG_KEY : VIDEO_TAG_DELTA, shape: [...grid], codes: frame.codes });
   }
   if (segments.length === 0) throw new InvalidArgumentError('a video needs at least one frame');
   return writeContainer(

@@ -77,6 +77,7 @@ export async function compressVideo(frames: AsyncIterable<VideoFrame> | Iterable
   const measure = options.measureQuality ?? true;
   const batchSize = options.batchSize ?? 8;
   const stored: PackableVideoFrame[] = [];
+  const small = tokenizer.codebookSizes.every((k) => k <= 65536);
   const psnrs: number[] = [];
   let pending: VideoTokenFrame[] = [];
   let reused = 0;
@@ -106,7 +107,8 @@ export async function compressVideo(frames: AsyncIterable<VideoFrame> | Iterable
   }
   for await (const token of encodeVideo(untilAborted(), tokenizer, { ...options, signal: undefined })) {
     first ??= token;
-    stored.push({ kind: token.kind, shape: token.shape, codes: token.codes });
+    // Until the container is written every frame's codes are held: 2 bytes per code where the codebooks allow.
+    stored.push({ kind: token.kind, shape: token.shape, codes: small ? Uint16Array.from(token.codes) : token.codes });
     if (token.kind !== 'key') {
       reused += token.reused;
       comparable += token.codes.length;
