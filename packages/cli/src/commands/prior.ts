@@ -97,14 +97,21 @@ interface SampleFlags {
 }
 
 /** Tokenizes (or reuses cached codes) with a progress bar. */
-async function tokenizeWithProgress(label: string, tokenizer: string, data: string, flags: TrainPriorFlags, signal: AbortSignal): Promise<TokenizedCodes> {
+async function tokenizeWithProgress(
+  label: string,
+  tokenizer: string,
+  data: string,
+  flags: TrainPriorFlags,
+  limit: number | undefined,
+  signal: AbortSignal,
+): Promise<TokenizedCodes> {
   let bar: ProgressBar | undefined;
   const codes = await loadTokenizedCodes({
     tokenizer,
     data,
     cacheDir: flags.cacheDir,
     labels: flags.labels as LabelSource,
-    limit: intOption('limit', flags.limit, 1),
+    limit,
     workers: intOption('workers', flags.workers, 0),
     signal,
     onProgress: (p) => {
@@ -137,12 +144,12 @@ async function runTrainPrior(flags: TrainPriorFlags, globals: EngineFlags): Prom
   await startEngine(globals);
 
   await withInterrupt(async (signal) => {
-    const train = await tokenizeWithProgress('tokenize train', flags.tokenizer, flags.data, flags, signal);
+    const train = await tokenizeWithProgress('tokenize train', flags.tokenizer, flags.data, flags, intOption('limit', flags.limit, 1), signal);
     const conditional = flags.unconditional ? false : undefined;
     const trainData = priorDataFromCodes(train, { classConditional: conditional, classNames, audioPattern, framesPerSecond });
     let validation: Int32Array[] | undefined;
     if (flags.valData !== undefined) {
-      const val = await tokenizeWithProgress('tokenize validation', flags.tokenizer, flags.valData, flags, signal);
+      const val = await tokenizeWithProgress('tokenize validation', flags.tokenizer, flags.valData, flags, undefined, signal);
       validation = priorDataFromCodes(val, {
         classConditional: trainData.vocabulary.numClasses > 0,
         numClasses: trainData.vocabulary.numClasses,
