@@ -49,6 +49,7 @@ const DEFAULT_TOKENIZERS = ['fmnist-f4', 'fmnist-f2', 'kodak-f4', 'kodak-f8'];
 const FMNIST_DIRS = ['/usr/share/datasets/fashion-mnist', path.join(repoRoot, 'examples/data/fashion-mnist')];
 const PSNR_CAP = 100;
 
+const SWEEP_VERSION = 1;
 const SWEEPS = {
   JPEG: { qualities: [1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50, 60, 75, 90], encode: (s, q) => s.jpeg({ quality: q, mozjpeg: true }) },
   WebP: { qualities: [1, 3, 5, 10, 20, 30, 40, 50, 60, 75, 90], encode: (s, q) => s.webp({ quality: q }) },
@@ -255,11 +256,20 @@ async function runSet(set, names, opts) {
   const train = set === 'fmnist' ? await fmnist('train', opts.fitImages) : await kodak(1, 12);
   const pixels = test[0].width * test[0].height;
   console.log(`\n=== ${set === 'fmnist' ? `Fashion-MNIST test (${test.length} images, 28x28 grey)` : 'Kodak kodim13–24 (12 images, 768x512 RGB)'} ===`);
+  // Codec sweeps depend only on the test images and sharp's version: cached across runs.
+  // Bump SWEEP_VERSION when encoder settings change.
+  const cacheFile = path.join(resultsDir, `compress-codecs-v${SWEEP_VERSION}-${set}-${test.length}-sharp${sharp.versions.sharp}.json`);
+  const cache = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
   const codecs = {};
   for (const [codec, sweep] of Object.entries(SWEEPS)) {
     if (codec === 'AVIF' && !opts.avif) continue;
     codecs[codec] = [];
-    for (const q of sweep.qualities) codecs[codec].push(await codecPoint(test, sweep.encode, q));
+    for (const q of sweep.qualities) {
+      const key = `${codec}@${q}`;
+      cache[key] ??= await codecPoint(test, sweep.encode, q);
+      codecs[codec].push(cache[key]);
+    }
+    fs.writeFileSync(cacheFile, JSON.stringify(cache));
   }
   const vq = [];
   for (const name of names) {
