@@ -18,7 +18,7 @@
 // prior trained on a tokenizer's codes (option --prior-for NAME).
 //
 //   pnpm bench compress [--tokenizers fmnist-f4,kodak-f8] [--fmnist-images 1000] [--no-avif]
-//                       [--fit-images 10000] [--prior DIR --prior-for fmnist-f4 --prior-images 100] [--backend B]
+//                       [--fit-images 20000] [--prior DIR --prior-for fmnist-f4 --prior-images 100] [--backend B]
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -57,7 +57,7 @@ const SWEEPS = {
 };
 
 function parseArgs(argv) {
-  const opts = { tokenizers: undefined, fmnistImages: 1000, fitImages: 10000, avif: true, prior: undefined, priorFor: 'fmnist-f4', priorImages: 100, backend: undefined };
+  const opts = { tokenizers: undefined, fmnistImages: 1000, fitImages: 20000, avif: true, prior: undefined, priorFor: 'fmnist-f4', priorImages: 100, backend: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => {
