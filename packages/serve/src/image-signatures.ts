@@ -19,8 +19,8 @@ import { compressImage, decompressImage, encodeImage, type ImageF32, type ImageT
 import { samplePrior, type PriorModel } from '@vqkit/prior';
 import { BadRequestError, PayloadTooLargeError } from './errors.js';
 import { DEFAULT_SIGNATURE, type InstanceOutputs, type Signature, type TensorSpec } from './signature.js';
-import { eachInstance, samplingOptionsOf, FLOAT_BATCH, INT_BATCH, SAMPLING_INPUTS, STRING_BATCH, toBase64 } from './signature-util.js';
-import { decodeBinary, encodeBinary, fromNestedIntList, optionalInteger, optionalNumber, toNestedList } from './tensors.js';
+import { eachInstance, FLOAT_BATCH, INT_BATCH, SAMPLING_INPUTS, samplingOptionsOf, STRING_BATCH, toBase64 } from './signature-util.js';
+import { decodeBinary, encodeBinary, fromNestedIntList, optionalInteger, toNestedList } from './tensors.js';
 
 export interface ImageSignatureOptions {
   /** Largest image accepted or produced, in pixels (checked from the header, before decoding). */

@@ -114,7 +114,7 @@ export function createServer(options: CreateServerOptions): VqkitServer {
     bodyLimit: limits.maxBodyBytes,
     requestTimeout: limits.requestTimeoutMs,
     // A name with ':predict' and a version stay far below this.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
   });
 

@@ -1,9 +1,9 @@
 /** Pieces the image and audio signatures share. */
-import type { InstanceInputs, InstanceOutputs, RunContext, TensorSpec } from './signature.js';
-import { BadRequestError } from './errors.js';
-import { optionalInteger, optionalNumber } from './tensors.js';
 import { randomInt } from 'node:crypto';
 import type { PriorModel } from '@vqkit/prior';
+import { BadRequestError } from './errors.js';
+import type { InstanceInputs, InstanceOutputs, RunContext, TensorSpec } from './signature.js';
+import { optionalInteger, optionalNumber } from './tensors.js';
 
 export const STRING_BATCH: TensorSpec = { dtype: 'DT_STRING', shape: [-1] };
 export const INT_BATCH: TensorSpec = { dtype: 'DT_INT32', shape: [-1] };
