@@ -11,6 +11,7 @@ import { createGroups } from './commands/groups.js';
 import { registerInfo } from './commands/info.js';
 import { registerCompress } from './commands/compress.js';
 import { registerImage } from './commands/image.js';
+import { registerAudio } from './commands/audio.js';
 import { registerVideo } from './commands/video.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { registerPrior } from './commands/prior.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerPrior(program, groups);
   registerCompress(program, groups);
   registerImage(program, groups);
+  registerAudio(program, groups);
   registerVideo(program, groups);
   registerTokenize(program);
   registerExport(program, groups);
