@@ -15,7 +15,7 @@
 // maximising the cross-correlation is removed (codec2 and Opus have a
 // look-ahead delay; vqkit has none, and its best lag is reported as a check).
 //
-//   pnpm bench audio [--train-minutes 14] [--steps 1500] [--clips N] [--no-baselines]
+//   pnpm bench audio [--train-minutes 14] [--steps 1500] [--clips N] [--model DIR] [--no-baselines | --only-baselines]
 //   (VQKIT_DATA_DIR overrides the data location; VQKIT_BACKEND the backend.)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -38,10 +38,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const dataDir = process.env.VQKIT_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 const fsddDir = path.join(dataDir, 'audio', 'fsdd');
-const tokenizerDir = path.join(here, 'results', 'tokenizers', 'fsdd');
+const defaultTokenizerDir = path.join(here, 'results', 'tokenizers', 'fsdd');
 
 function parseArgs(argv) {
-  const opts = { trainMinutes: 0, steps: 1500, clips: Infinity, baselines: true, batch: 8, lr: 1e-3 };
+  const opts = { trainMinutes: 0, steps: 1500, clips: Infinity, baselines: true, vqkit: true, batch: 8, lr: 1e-3, model: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -55,8 +55,10 @@ function parseArgs(argv) {
     else if (a === '--batch') opts.batch = num();
     else if (a === '--lr') opts.lr = num();
     else if (a === '--no-baselines') opts.baselines = false;
+    else if (a === '--only-baselines') opts.vqkit = false;
+    else if (a === '--model') opts.model = argv[++i];
     else if (a === '--help' || a === '-h') {
-      console.log('options: --train-minutes M --steps S --batch B --lr X --clips N --no-baselines');
+      console.log('options: --train-minutes M --steps S --batch B --lr X --clips N --model DIR --no-baselines --only-baselines');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -64,6 +66,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+const tokenizerDir = opts.model ? path.resolve(opts.model) : defaultTokenizerDir;
 const engine = await initEngine();
 console.log(`backend: ${engine.description}`);
 if (!fs.existsSync(fsddDir)) {
@@ -110,11 +113,11 @@ if (opts.trainMinutes > 0) {
 }
 
 // ---------------------------------------------------------------- evaluation
-if (!fs.existsSync(path.join(tokenizerDir, 'model.safetensors'))) {
+if (opts.vqkit && !fs.existsSync(path.join(tokenizerDir, 'model.safetensors'))) {
   console.error(`no trained tokenizer in ${tokenizerDir}; run: pnpm bench audio --train-minutes 14 (repeat until it reaches --steps)`);
   process.exit(2);
 }
-const tokenizer = await AudioTokenizer.load(tokenizerDir);
+const tokenizer = opts.vqkit ? await AudioTokenizer.load(tokenizerDir) : undefined;
 const clips = [];
 for (const file of testFiles.slice(0, Math.min(testFiles.length, opts.clips))) {
   const wav = await readWav(file);
@@ -180,7 +183,7 @@ function score(name, bitrate, outputs, { alignOutputs }) {
 
 const rows = [];
 // vqkit at every bitrate; outputs scored as decoded (no alignment) — and the lag check on the top rate.
-const levelsCount = tokenizer.config.quantizer.levels;
+const levelsCount = tokenizer?.config.quantizer.levels ?? 0;
 let encodeMs = 0, decodeMs = 0;
 for (let levels = 1; levels <= levelsCount; levels++) {
   const outputs = [];
@@ -201,7 +204,7 @@ for (let levels = 1; levels <= levelsCount; levels++) {
     console.log(`vqkit top rate: mean |best lag| ${check.meanAbsLagSamples.toFixed(2)} samples (0 = no delay)`);
   }
 }
-console.log(`vqkit speed at ${formatBitrate(tokenizer.bitrate())}: encode ${(totalSeconds / (encodeMs / 1000)).toFixed(1)}× real time, decode ${(totalSeconds / (decodeMs / 1000)).toFixed(1)}× real time`);
+if (tokenizer) console.log(`vqkit speed at ${formatBitrate(tokenizer.bitrate())}: encode ${(totalSeconds / (encodeMs / 1000)).toFixed(1)}× real time, decode ${(totalSeconds / (decodeMs / 1000)).toFixed(1)}× real time`);
 
 function haveTool(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -269,5 +272,5 @@ if (codec2 && ours) {
 const resultsDir = path.join(here, 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
 const out = path.join(resultsDir, `audio-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(out, `${JSON.stringify({ backend: engine.description, tokenizer: tokenizer.id, clips: clips.length, rows }, null, 2)}\n`);
+fs.writeFileSync(out, `${JSON.stringify({ backend: engine.description, tokenizer: tokenizer?.id, tokenizerDir: tokenizer ? tokenizerDir : undefined, clips: clips.length, rows }, null, 2)}\n`);
 console.log(`results: ${out}`);

@@ -1,9 +1,14 @@
 // Audio DSP throughput: resampler, STFT/mel losses (forward + gradient), metrics.
-// Run after `npx tsc -b`: node packages/audio/bench/audio-dsp.mjs [--seconds 10]   (VQKIT_BACKEND=cpu|vqkit-cpu)
+// Run: pnpm bench audio-dsp [--seconds 10]   (VQKIT_BACKEND=cpu|vqkit-cpu)
 // Numbers are best-of-3 wall-clock times; the machine may be shared, so treat them as noisy.
-import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '@vqkit/core';
-import { melLoss, multiResolutionStftLoss, reconstructionMetrics, resample } from '../dist/index.js';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initEngine } from '../packages/core/dist/index.js';
+import { melLoss, multiResolutionStftLoss, reconstructionMetrics, resample } from '../packages/audio/dist/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const tf = createRequire(path.join(here, '../packages/audio/package.json'))('@tensorflow/tfjs');
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] || 10);
 // Backend: VQKIT_BACKEND (auto | vqkit-cpu | cpu | tfjs-node), as everywhere else.
