@@ -19,6 +19,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-audio-tokenizer-'));
 beforeAll(async () => {
   await tf.setBackend('cpu');
   tokenizer = AudioTokenizer.create(config, { seed: 5 });
+  // The decoder's output layer starts at zero (silent); random weights make the decode comparisons meaningful.
+  const [, outputWeight] = tokenizer.model.namedVariables().find(([name]) => name === 'decoder.output.weight')!;
+  outputWeight.assign(tf.randomNormal(outputWeight.shape, 0, 0.3, 'float32', 6));
 });
 afterAll(() => {
   tokenizer.dispose();
@@ -47,6 +50,7 @@ describe('AudioTokenizer', () => {
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
     expect(maxDiff).toBeLessThan(1e-4);
+    expect(a.some((v) => Math.abs(v) > 1e-3)).toBe(true);
   });
 
   it('selects levels by bitrate and handles silence, one-sample and empty inputs', () => {

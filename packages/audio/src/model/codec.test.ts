@@ -55,6 +55,9 @@ describe('AudioCodec', () => {
 
   it('receptiveField bounds how far a change in the input or in one code frame reaches', () => {
     const model = new AudioCodec(tiny, { seed: 2 });
+    // The decoder's output layer starts at zero (silent); give it weights so changes propagate.
+    const [, outputWeight] = model.namedVariables().find(([name]) => name === 'decoder.output.weight')!;
+    outputWeight.assign(tf.randomNormal(outputWeight.shape, 0, 0.3, 'float32', 4));
     const hop = model.hop;
     const rf = receptiveField(tiny);
     const n = 160 * 40;

@@ -129,7 +129,9 @@ export class AudioDecoder extends Module {
       const i = n - 1 - k; // mirror of encoder stage i
       this.stages.push(this.addModule(`stage${k}`, new DecoderStage(ch[i + 1]!, ch[i]!, strides[i]!, residualUnits, kernelSize, deriveSeed(seed, `stage${k}`))));
     }
-    this.output = this.addModule('output', new Conv1d({ inChannels: ch[0]!, outChannels: 1, kernelSize, init: 'glorot', seed: deriveSeed(seed, 'output') }));
+    // Zero-initialised output: the untrained decoder starts silent instead of emitting full-scale noise that the
+    // spectral-convergence loss would first have to shrink by orders of magnitude.
+    this.output = this.addModule('output', new Conv1d({ inChannels: ch[0]!, outChannels: 1, kernelSize, init: 'zeros', seed: deriveSeed(seed, 'output') }));
   }
 
   forward(z: tf.Tensor3D): tf.Tensor3D {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSafetensors, initEngine, InvalidArgumentError } from '@vqkit/core';
+import { decodeSafetensors, initEngine, InvalidArgumentError, Rng } from '@vqkit/core';
 import { AudioDataset, type AudioClip } from '../dataset.js';
 import { AudioTokenizer } from '../tokenizer.js';
 import { levelsForStep, trainAudioTokenizer, type TrainAudioTokenizerOptions } from './trainer.js';
@@ -14,12 +14,16 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** Eight steady tones (two partials each) at 8 kHz. */
+/** Eight steady tones (two partials each) at 8 kHz over a faint noise floor, as in a recording. */
 function toneSet(): AudioDataset {
   const clips: AudioClip[] = [];
+  const rng = new Rng(7);
   for (let i = 0; i < 8; i++) {
     const f = 180 + 110 * i;
-    const samples = Float32Array.from({ length: 2000 }, (_, t) => 0.4 * Math.sin((2 * Math.PI * f * t) / 8000) + 0.15 * Math.sin((2 * Math.PI * 2 * f * t) / 8000 + 1));
+    const samples = Float32Array.from(
+      { length: 2000 },
+      (_, t) => 0.4 * Math.sin((2 * Math.PI * f * t) / 8000) + 0.15 * Math.sin((2 * Math.PI * 2 * f * t) / 8000 + 1) + 0.01 * rng.normal(),
+    );
     clips.push({ path: `tone${i}`, samples, sourceSampleRate: 8000, sourceChannels: 1, gain: 1, clampedSamples: 0 });
   }
   return AudioDataset.fromClips(8000, clips);
@@ -31,7 +35,7 @@ const tiny: TrainAudioTokenizerOptions['config'] = {
 };
 
 describe('trainAudioTokenizer', () => {
-  it('learns to reconstruct a tone set: the loss falls by more than half, and the outputs are a loadable tokenizer', async () => {
+  it('learns to reconstruct a tone set: the loss falls below 40 % of the first step, and the outputs are a loadable tokenizer', async () => {
     const losses: number[] = [];
     const out = path.join(tmp, 'tones');
     const result = await trainAudioTokenizer({
@@ -51,9 +55,8 @@ describe('trainAudioTokenizer', () => {
       onProgress: (p) => losses.push(p.loss),
     });
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const early = mean(losses.slice(0, 5));
-    const late = mean(losses.slice(-5));
-    expect(late).toBeLessThan(0.5 * early);
+    // The untrained decoder is silent; within 80 steps the spectral losses fall to a fraction of that.
+    expect(mean(losses.slice(-10))).toBeLessThan(0.4 * losses[0]!);
     expect(result.step).toBe(80);
     expect(result.validation!.bitrates.map((b) => b.levels)).toEqual([1, 2]);
     for (const name of ['spectrograms.png', 'loss.png', 'codebook-usage.png', 'summary.json']) expect(fs.existsSync(path.join(out, 'report', name))).toBe(true);
