@@ -77,6 +77,13 @@ describe('AudioTokenizer', () => {
     expect(input.length).toBe(4000);
     expect(output.length).toBe(4000);
     expect(encoded.frames).toBe(25);
+    // Clipped float audio beyond full scale at 44.1 kHz: clamped, resampled, encoded.
+    const hot = path.join(tmp, 'hot44k.wav');
+    fs.writeFileSync(hot, encodeWav(harmonicTone(0.2, 44100).map((v) => Math.max(-0.9, Math.min(0.9, 4 * v))), { sampleRate: 44100, format: 'float32' }));
+    const clipped = await tokenizer.reconstruct(hot);
+    expect(clipped.input.length).toBe(1600);
+    expect(Math.max(...clipped.input.map(Math.abs))).toBeLessThanOrEqual(1);
+    expect(clipped.output.every(Number.isFinite)).toBe(true);
     const notWav = path.join(tmp, 'notes.wav');
     fs.writeFileSync(notWav, 'hello, not a RIFF file');
     await expect(tokenizer.encode(notWav)).rejects.toThrow(FileFormatError);

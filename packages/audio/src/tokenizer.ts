@@ -175,11 +175,16 @@ export class AudioTokenizer {
     return bitrate(this.config, levels);
   }
 
-  /** Reads (WAV), downmixes and resamples an input to the model's rate. */
+  /**
+   * Reads (WAV), downmixes and resamples an input to the model's rate, and
+   * clamps it to [-1, 1] as in training (float WAVs may exceed full scale).
+   */
   async loadAudio(input: AudioInput): Promise<Float32Array> {
-    if (typeof input === 'string' || input instanceof Uint8Array) return (await readWavMono(input, this.sampleRate)).samples;
-    if (input.sampleRate === this.sampleRate) return input.samples;
-    return resample(input.samples, input.sampleRate, this.sampleRate);
+    let samples: Float32Array;
+    if (typeof input === 'string' || input instanceof Uint8Array) samples = (await readWavMono(input, this.sampleRate)).samples;
+    else samples = input.sampleRate === this.sampleRate ? input.samples.slice() : resample(input.samples, input.sampleRate, this.sampleRate);
+    for (let i = 0; i < samples.length; i++) samples[i] = Math.max(-1, Math.min(1, samples[i]!));
+    return samples;
   }
 
   private resolveLevels(options: AudioEncodeOptions): number {
