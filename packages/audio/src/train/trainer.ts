@@ -34,6 +34,7 @@ import { AudioCodec } from '../model/codec.js';
 import {
   bitrate,
   createAudioTokenizerConfig,
+  hopLength,
   serializeAudioTokenizerConfig,
   validateAudioTokenizerConfig,
   type AudioTokenizerConfig,
@@ -212,8 +213,8 @@ export async function trainAudioTokenizer(options: TrainAudioTokenizerOptions): 
   const totalSteps = positiveInt('steps', options.steps ?? 2000);
   const batchSize = positiveInt('batchSize', options.batchSize ?? 8);
   const seed = options.seed ?? 0;
-  const model0Hop = config.architecture.strides.reduce((a, b) => a * b, 1);
-  const segmentLength = Math.max(1, Math.round(((options.segmentSeconds ?? 0.5) * config.sampleRate) / model0Hop)) * model0Hop;
+  const hop = hopLength(config);
+  const segmentLength = Math.max(1, Math.round(((options.segmentSeconds ?? 0.5) * config.sampleRate) / hop)) * hop;
   const dropout = options.quantizerDropout ?? 0.5;
   if (!(dropout >= 0 && dropout <= 1)) throw new InvalidArgumentError(`quantizerDropout must be in [0, 1], got ${dropout}`);
   const weights = { l1: options.lossWeights?.l1 ?? 1, stft: options.lossWeights?.stft ?? 1, mel: options.lossWeights?.mel ?? 1 };
