@@ -18,6 +18,7 @@
 // prior trained on a tokenizer's codes (option --prior-for NAME).
 //
 //   pnpm bench compress [--tokenizers fmnist-f4,kodak-f8] [--fmnist-images 1000] [--no-avif]
+//                       [--sets fmnist,kodak] [--codecs JPEG,WebP,AVIF] [--codecs-only]
 //                       [--fit-images 20000] [--prior DIR --prior-for fmnist-f4 --prior-images 100] [--backend B]
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -57,7 +58,18 @@ const SWEEPS = {
 };
 
 function parseArgs(argv) {
-  const opts = { tokenizers: undefined, fmnistImages: 1000, fitImages: 20000, avif: true, prior: undefined, priorFor: 'fmnist-f4', priorImages: 100, backend: undefined };
+  const opts = {
+    tokenizers: undefined,
+    sets: ['fmnist', 'kodak'],
+    codecs: Object.keys(SWEEPS),
+    codecsOnly: false,
+    fmnistImages: 1000,
+    fitImages: 20000,
+    prior: undefined,
+    priorFor: 'fmnist-f4',
+    priorImages: 100,
+    backend: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => {
@@ -68,7 +80,10 @@ function parseArgs(argv) {
     if (arg === '--tokenizers') opts.tokenizers = next().split(',');
     else if (arg === '--fmnist-images') opts.fmnistImages = Number(next());
     else if (arg === '--fit-images') opts.fitImages = Number(next());
-    else if (arg === '--no-avif') opts.avif = false;
+    else if (arg === '--no-avif') opts.codecs = opts.codecs.filter((c) => c !== 'AVIF');
+    else if (arg === '--codecs') opts.codecs = next().split(',');
+    else if (arg === '--sets') opts.sets = next().split(',');
+    else if (arg === '--codecs-only') opts.codecsOnly = true;
     else if (arg === '--prior') opts.prior = next();
     else if (arg === '--prior-for') opts.priorFor = next();
     else if (arg === '--prior-images') opts.priorImages = Number(next());
@@ -262,7 +277,7 @@ async function runSet(set, names, opts) {
   const cache = fs.existsSync(cacheFile) ? JSON.parse(fs.readFileSync(cacheFile, 'utf8')) : {};
   const codecs = {};
   for (const [codec, sweep] of Object.entries(SWEEPS)) {
-    if (codec === 'AVIF' && !opts.avif) continue;
+    if (!opts.codecs.includes(codec)) continue;
     codecs[codec] = [];
     for (const q of sweep.qualities) {
       const key = `${codec}@${q}`;
@@ -272,6 +287,7 @@ async function runSet(set, names, opts) {
     fs.writeFileSync(cacheFile, JSON.stringify(cache));
   }
   const vq = [];
+  if (opts.codecsOnly) names = [];
   for (const name of names) {
     const dir = findTokenizer(name);
     if (!dir) {
@@ -342,7 +358,7 @@ async function main() {
   const names = opts.tokenizers ?? DEFAULT_TOKENIZERS;
   fs.mkdirSync(resultsDir, { recursive: true });
   const sets = [];
-  for (const set of ['fmnist', 'kodak']) {
+  for (const set of opts.sets) {
     const mine = names.filter((n) => n.startsWith(set));
     if (mine.length > 0 || !opts.tokenizers) sets.push(await runSet(set, mine, opts));
   }
