@@ -134,6 +134,10 @@ describe('trainPrior', () => {
     await expect(trainPrior({ ...common, model: { ...modelOptions, dropout: 0.1, nEmbd: 16 }, steps: 9, checkpointPath: ckpt })).rejects.toThrow(
       /different model configuration/,
     );
+    // So is a checkpoint trained on another tokenizer's codes.
+    const other = path.join(tmp, 'tokenizer-a.ckpt.safetensors');
+    (await trainPrior({ ...common, metadata: { tokenizer: 'tokenizer-a' }, steps: 1, checkpointPath: other })).model.dispose();
+    await expect(trainPrior({ ...common, metadata: { tokenizer: 'tokenizer-b' }, steps: 2, checkpointPath: other })).rejects.toThrow(/codes of tokenizer tokenizer-a/);
   });
 
   it('leaks no tensors across training steps', async () => {

@@ -297,6 +297,12 @@ export async function trainPrior(options: TrainPriorOptions): Promise<PriorTrain
           `checkpoint ${checkpointPath} was trained with a different model configuration; delete it or pass resume: false to start over`,
         );
       }
+      const before = state.metadata?.tokenizer;
+      if (before !== undefined && metadata.tokenizer !== undefined && before !== metadata.tokenizer) {
+        throw new InvalidArgumentError(
+          `checkpoint ${checkpointPath} was trained on codes of tokenizer ${before}, these are from ${metadata.tokenizer}; delete it or pass resume: false to start over`,
+        );
+      }
       const weights = new Map<string, tf.Tensor>();
       try {
         for (const [name] of model.namedVariables()) {
