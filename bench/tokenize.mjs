@@ -1,11 +1,13 @@
 // `pnpm bench tokenize`: dataset tokenization throughput (items/s) in this
 // thread, with 1 and 2 worker threads, and through a Redis queue with 2
-// worker processes, on Fashion-MNIST (train + test, 70k) with the reference
-// f=4 tokenizer (the trained one from `pnpm bench image` when present, else
-// an untrained one of the same architecture — the speed is the same).
+// worker processes, on Fashion-MNIST (train + test, 70k images) with the
+// reference f=4 tokenizer and on the Free Spoken Digit Dataset (3,000 WAVs)
+// with the audio tokenizer — the trained ones from `pnpm bench image` /
+// `pnpm bench audio` when present, else untrained ones of the same
+// architecture (the speed is the same).
 //
-// Options: --limit N (items, default all), --modes inline,threads1,threads2,queue2
-//          --shard-size N (default 4096)
+// Options: --dataset fmnist,fsdd   --limit N (FMNIST items, default all)
+//          --modes inline,threads1,threads2,queue2   --shard-size N (default 4096; FSDD 500)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine } from '@vqkit/core';
+import { AudioTokenizer, DEFAULT_AUDIO_TOKENIZER_CONFIG } from '@vqkit/audio';
 import { fashionMnistConfig, ImageTokenizer } from '@vqkit/image';
 import { tokenizeDataset } from '@vqkit/tokenize';
 
@@ -22,41 +25,51 @@ const root = path.resolve(here, '..');
 const { values: args } = parseArgs({
   options: {
     limit: { type: 'string' },
+    dataset: { type: 'string', default: 'fmnist,fsdd' },
     modes: { type: 'string', default: 'inline,threads1,threads2,queue2' },
-    'shard-size': { type: 'string', default: '4096' },
+    'shard-size': { type: 'string' },
   },
 });
 
-const fmnistDir = '/usr/share/datasets/fashion-mnist';
-const data = ['train-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte.gz'].map((f) => path.join(fmnistDir, f));
-if (!data.every((f) => fs.existsSync(f))) {
-  console.error(`Fashion-MNIST not found in ${fmnistDir} (apt-get install dataset-fashion-mnist)`);
-  process.exit(1);
-}
-
 const engine = await initEngine({});
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-bench-tokenize-'));
-let tokenizerDir = path.join(here, 'results/tokenizers/fmnist-f4');
-let tokenizerNote = 'trained fmnist-f4';
-if (!fs.existsSync(path.join(tokenizerDir, 'config.json'))) {
-  tokenizerDir = path.join(work, 'tokenizer');
-  const untrained = ImageTokenizer.create(fashionMnistConfig());
-  await untrained.save(tokenizerDir);
+
+/** The trained bench tokenizer if present, else an untrained one of the same architecture. */
+async function tokenizerFor(name, create) {
+  const trained = path.join(here, 'results/tokenizers', name);
+  if (fs.existsSync(path.join(trained, 'config.json'))) return { dir: trained, note: `trained ${name}` };
+  const dir = path.join(work, `tokenizer-${name}`);
+  const untrained = create();
+  await untrained.save(dir);
   untrained.dispose();
-  tokenizerNote = 'untrained reference f=4 (same speed)';
+  return { dir, note: `untrained ${name} architecture (same speed)` };
 }
 
-// A list file would lose the IDX labels; a limit is applied by copying a prefix of the items into a list of IDX rows instead.
-let inputs = data;
-if (args.limit !== undefined) {
+async function fmnistInputs() {
+  const fmnistDir = '/usr/share/datasets/fashion-mnist';
+  const data = ['train-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte.gz'].map((f) => path.join(fmnistDir, f));
+  if (!data.every((f) => fs.existsSync(f))) return { skipped: `Fashion-MNIST not found in ${fmnistDir} (apt-get install dataset-fashion-mnist)` };
+  if (args.limit === undefined) return { data };
   const { readIdxImages, encodeIdx } = await import('@vqkit/image');
-  const limit = Number(args.limit);
   const train = await readIdxImages(data[0]);
-  const n = Math.min(limit, train.count);
-  const file = path.join(work, `subset-images-idx3-ubyte`);
+  const n = Math.min(Number(args.limit), train.count);
+  const file = path.join(work, 'subset-images-idx3-ubyte');
   fs.writeFileSync(file, encodeIdx({ dtype: 'uint8', shape: [n, train.height, train.width], data: train.data.subarray(0, n * train.height * train.width) }));
-  inputs = [file];
+  return { data: [file] };
 }
+
+const datasets = {
+  fmnist: async () => ({
+    ...(await fmnistInputs()),
+    tokenizer: await tokenizerFor('fmnist-f4', () => ImageTokenizer.create(fashionMnistConfig())),
+    shardSize: Number(args['shard-size'] ?? 4096),
+  }),
+  fsdd: async () => {
+    const fsdd = path.join(process.env.VQKIT_DATA_DIR ?? path.join(root, '../shared/data'), 'audio/fsdd');
+    if (!fs.existsSync(fsdd)) return { skipped: `FSDD not found in ${fsdd}` };
+    return { data: [fsdd], tokenizer: await tokenizerFor('fsdd', () => AudioTokenizer.create(DEFAULT_AUDIO_TOKENIZER_CONFIG)), shardSize: Number(args['shard-size'] ?? 500) };
+  },
+};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -69,9 +82,9 @@ function freePort() {
   });
 }
 
-async function run(mode) {
+async function run(set, mode) {
   const outDir = path.join(work, `out-${mode}`);
-  const options = { tokenizer: tokenizerDir, data: inputs, outDir, shardSize: Number(args['shard-size']) };
+  const options = { tokenizer: set.tokenizer.dir, data: set.data, outDir, shardSize: set.shardSize };
   const children = [];
   try {
     if (mode === 'inline') options.workers = 0;
@@ -97,15 +110,23 @@ async function run(mode) {
   }
 }
 
-console.log(`engine: ${engine.description}; tokenizer: ${tokenizerNote}; cores: ${os.availableParallelism()}`);
+console.log(`engine: ${engine.description}; cores: ${os.availableParallelism()}`);
 const rows = [];
-for (const mode of args.modes.split(',')) {
-  const row = await run(mode);
-  rows.push(row);
-  console.log(row.skipped ? `${mode.padEnd(9)} skipped: ${row.skipped}` : `${mode.padEnd(9)} ${String(row.items).padStart(6)} items  ${row.seconds.toFixed(1).padStart(6)} s  ${row.itemsPerSecond.toFixed(0).padStart(6)} items/s`);
+for (const name of args.dataset.split(',')) {
+  const set = await datasets[name]();
+  if (set.skipped) {
+    console.log(`${name}: skipped: ${set.skipped}`);
+    continue;
+  }
+  console.log(`${name} (${set.tokenizer.note}):`);
+  for (const mode of args.modes.split(',')) {
+    const row = { dataset: name, tokenizer: set.tokenizer.note, ...(await run(set, mode)) };
+    rows.push(row);
+    console.log(row.skipped ? `  ${mode.padEnd(9)} skipped: ${row.skipped}` : `  ${mode.padEnd(9)} ${String(row.items).padStart(6)} items  ${row.seconds.toFixed(1).padStart(6)} s  ${row.itemsPerSecond.toFixed(0).padStart(6)} items/s`);
+  }
 }
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 const out = path.join(here, 'results', `tokenize-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(out, JSON.stringify({ engine: engine.description, tokenizer: tokenizerNote, rows }, null, 2));
+fs.writeFileSync(out, JSON.stringify({ engine: engine.description, rows }, null, 2));
 console.log(`wrote ${path.relative(root, out)}`);
 fs.rmSync(work, { recursive: true, force: true });

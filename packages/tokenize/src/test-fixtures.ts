@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AudioTokenizer, createAudioTokenizerConfig } from '@vqkit/audio';
 import { createImageTokenizerConfig, ImageTokenizer } from '@vqkit/image';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,6 +22,18 @@ export async function saveTinyTokenizer(dir: string, seed = 1): Promise<string> 
   });
   const tokenizer = ImageTokenizer.create(config, { seed });
   await tokenizer.save(dir);
+  tokenizer.dispose();
+  return dir;
+}
+
+/** Saves a small untrained 8 kHz audio tokenizer (hop 160, 3 levels of K=16) and returns its directory. */
+export function saveTinyAudioTokenizer(dir: string, seed = 1): string {
+  const config = createAudioTokenizerConfig({
+    architecture: { channels: 4, maxChannels: 8, latentDim: 8, strides: [2, 4, 4, 5] },
+    quantizer: { levels: 3, codebookSize: 16 },
+  });
+  const tokenizer = AudioTokenizer.create(config, { seed });
+  tokenizer.save(dir);
   tokenizer.dispose();
   return dir;
 }

@@ -6,7 +6,8 @@ import { encodeImage, ImageTokenizer, readIdxImages } from '@vqkit/image';
 import { listItems } from './items.js';
 import { loadShard, shardPaths } from './shards.js';
 import { readTokenDatasetManifest, tokenizeDataset } from './tokenize.js';
-import { bundledIdx, saveTinyTokenizer, tempDir } from './test-fixtures.js';
+import { AudioTokenizer, encodeWav } from '@vqkit/audio';
+import { bundledIdx, saveTinyAudioTokenizer, saveTinyTokenizer, tempDir } from './test-fixtures.js';
 
 /** Every byte of every shard file, for exact comparisons between runs. */
 function shardBytes(outDir: string): Map<string, Buffer> {
@@ -93,6 +94,30 @@ describe('tokenizeDataset', () => {
     const errors = JSON.parse(fs.readFileSync(path.join(out, 'errors.json'), 'utf8')) as { source: string; message: string }[];
     expect(errors.map((e) => e.source)).toEqual([path.join(data, 'broken.png')]);
     expect(errors[0]!.message.length).toBeGreaterThan(0);
+  });
+});
+
+describe('tokenizeDataset with an audio tokenizer', () => {
+  it('writes [frames, levels] codes per WAV file and reports a truncated one', async () => {
+    const tokenizerDir = saveTinyAudioTokenizer(path.join(tempDir('audio-tok'), 'tokenizer'));
+    const data = tempDir('wavs');
+    const tone = (seconds: number, hz: number) => Float32Array.from({ length: Math.round(8000 * seconds) }, (_, i) => 0.3 * Math.sin((2 * Math.PI * hz * i) / 8000));
+    fs.writeFileSync(path.join(data, 'a.wav'), encodeWav(tone(0.5, 220), { sampleRate: 8000 }));
+    fs.writeFileSync(path.join(data, 'b.wav'), encodeWav(tone(0.3, 440), { sampleRate: 8000 }));
+    fs.writeFileSync(path.join(data, 'c.wav'), encodeWav(tone(0.3, 440), { sampleRate: 8000 }).subarray(0, 30));
+    const out = tempDir('wav-out');
+    const result = await tokenizeDataset({ tokenizer: tokenizerDir, data, outDir: out, workers: 0 });
+    expect(result.manifest.tokenizer.modality).toBe('audio');
+    expect(result.manifest.totals).toMatchObject({ items: 2, errors: 1 });
+    const shard = await loadShard(out, 0);
+    const tokenizer = await AudioTokenizer.load(tokenizerDir);
+    const direct = await tokenizer.encode(path.join(data, 'a.wav'));
+    tokenizer.dispose();
+    const first = shard.index.items[0]!;
+    expect(first.shape).toEqual([direct.frames, 3]);
+    expect(Array.from(shard.tokens.subarray(first.offset, first.offset + first.length))).toEqual(Array.from(direct.codes));
+    const errors = JSON.parse(fs.readFileSync(path.join(out, 'errors.json'), 'utf8')) as { source: string }[];
+    expect(errors.map((e) => path.basename(e.source))).toEqual(['c.wav']);
   });
 });
 

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '@vqkit/core';
+import { AUDIO_TOKENIZER_FORMAT, AudioTokenizer } from '@vqkit/audio';
 import { IMAGE_TOKENIZER_FORMAT, ImageTokenizer, readIdxImages, type IdxImages, type RawImage } from '@vqkit/image';
 import type { DatasetItem } from './items.js';
 import type { ItemResult } from './shards.js';
@@ -99,6 +100,44 @@ class ImageDatasetTokenizer implements DatasetTokenizer {
   }
 }
 
+/**
+ * Audio tokenizer adapter: one WAV file per item, every quantizer level
+ * (codes `[frames, levels]`); long files are encoded in chunks by the tokenizer.
+ */
+class AudioDatasetTokenizer implements DatasetTokenizer {
+  readonly modality = 'audio';
+  readonly id: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly tokenizer: AudioTokenizer,
+  ) {
+    this.id = tokenizer.id;
+  }
+
+  get codebookSizes(): readonly number[] {
+    return this.tokenizer.codebookSizes;
+  }
+
+  async tokenize(items: readonly DatasetItem[]): Promise<ItemResult[]> {
+    const results: ItemResult[] = [];
+    for (const item of items) {
+      try {
+        if (item.index !== undefined) throw new InvalidArgumentError('IDX items are images; an audio tokenizer needs WAV files');
+        const encoded = await this.tokenizer.encode(item.source);
+        results.push({ codes: encoded.codes, shape: [encoded.frames, encoded.levels] });
+      } catch (err) {
+        results.push({ error: message(err) });
+      }
+    }
+    return results;
+  }
+
+  dispose(): void {
+    this.tokenizer.dispose();
+  }
+}
+
 /** The `format` field of a tokenizer directory's config.json. */
 function tokenizerFormat(dir: string): string {
   const file = path.join(dir, 'config.json');
@@ -118,5 +157,9 @@ function tokenizerFormat(dir: string): string {
 export async function loadDatasetTokenizer(dir: string): Promise<DatasetTokenizer> {
   const format = tokenizerFormat(dir);
   if (format === IMAGE_TOKENIZER_FORMAT) return new ImageDatasetTokenizer(dir, await ImageTokenizer.load(dir));
-  throw new FileFormatError(`tokenizer format ${JSON.stringify(format)} cannot tokenize datasets (supported: ${IMAGE_TOKENIZER_FORMAT})`, path.join(dir, 'config.json'));
+  if (format === AUDIO_TOKENIZER_FORMAT) return new AudioDatasetTokenizer(dir, await AudioTokenizer.load(dir));
+  throw new FileFormatError(
+    `tokenizer format ${JSON.stringify(format)} cannot tokenize datasets (supported: ${IMAGE_TOKENIZER_FORMAT}, ${AUDIO_TOKENIZER_FORMAT})`,
+    path.join(dir, 'config.json'),
+  );
 }
