@@ -276,7 +276,7 @@ async function loadForTokenizer(input: ImageInput | ImageF32, tokenizer: ImageTo
  */
 export async function compressImage(input: ImageInput | ImageF32, tokenizer: ImageTokenizer, options: CompressImageOptions = {}): Promise<CompressedImage> {
   const image = await loadForTokenizer(input, tokenizer);
-  const [codes] = tokenizer.encodeImages([image]);
+  const [codes] = await tokenizer.encodeBatch([image]);
   const packed = packImageCodes(codes!, imageCodeSpace(tokenizer), options);
   return { ...packed, codes: codes!, image };
 }
@@ -284,5 +284,5 @@ export async function compressImage(input: ImageInput | ImageF32, tokenizer: Ima
 /** Decompresses a `.vqt` image container written with `tokenizer`. */
 export async function decompressImage(bytes: Uint8Array, tokenizer: ImageTokenizer, options: DecompressImageOptions = {}): Promise<DecompressedImage> {
   const { codes, header } = unpackImageCodes(bytes, imageCodeSpace(tokenizer), options);
-  return { image: tokenizer.decode(codes), codes, header };
+  return { image: (await tokenizer.decodeBatch([codes]))[0]!, codes, header };
 }

@@ -22,6 +22,7 @@ import {
 } from '@vqkit/image';
 import { PriorModel, priorEntropyModel, type PriorEntropyModel } from '@vqkit/prior';
 import { startEngine, type EngineFlags } from '../engine.js';
+import { loadImageTokenizer } from '../inference.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress } from '../progress.js';
 import type { CommandGroups } from './groups.js';
@@ -77,7 +78,7 @@ export function registerCompress(program: Command, _groups: CommandGroups): void
     .action(async (input: string, opts: { model: string; output: string; entropy: string } & PriorFlags, cmd: Command) => {
       if (!CHOICES.includes(opts.entropy as ImageEntropyModelChoice)) throw new InvalidArgumentError(`--entropy must be one of ${CHOICES.join(', ')}, got ${JSON.stringify(opts.entropy)}`);
       await startEngine(cmd.optsWithGlobals<EngineFlags>());
-      const tokenizer = await ImageTokenizer.load(opts.model);
+      const tokenizer = await loadImageTokenizer(opts.model);
       const learnedModel = loadEntropyModel(opts.model);
       if (opts.entropy === 'learned' && learnedModel === undefined) {
         throw new InvalidArgumentError(`${opts.model} has no learned entropy model (entropy.bin); create one with \`vqkit fit-entropy -m ${opts.model} --data <images>\``);
@@ -119,7 +120,7 @@ export function registerCompress(program: Command, _groups: CommandGroups): void
       const header = readContainerHeader(bytes);
       if (header.entropyModel === 'external' && opts.prior === undefined) throw new InvalidArgumentError(`${input} was coded with a prior; pass it with --prior <dir>`);
       await startEngine(cmd.optsWithGlobals<EngineFlags>());
-      const tokenizer = await ImageTokenizer.load(opts.model);
+      const tokenizer = await loadImageTokenizer(opts.model);
       const prior = loadPrior(opts);
       try {
         const learnedModel: EntropyModelSpec | undefined = header.entropyModel === 'static' || header.entropyModel === 'neighbour' ? loadEntropyModel(opts.model) : undefined;

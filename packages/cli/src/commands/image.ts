@@ -40,6 +40,7 @@ import {
   type VqQuantizerConfig,
 } from '@vqkit/image';
 import { startEngine, type EngineFlags } from '../engine.js';
+import { loadImageTokenizer } from '../inference.js';
 import { createProgress } from '../progress.js';
 import type { CommandGroups, DecodeRequest } from './groups.js';
 
@@ -304,7 +305,7 @@ interface EncodeImageFlags extends EngineFlags {
 
 async function encodeImage(inputs: string[], flags: EncodeImageFlags): Promise<void> {
   await startEngine(flags);
-  const tokenizer = await ImageTokenizer.load(flags.model);
+  const tokenizer = await loadImageTokenizer(flags.model);
   try {
     const many = inputs.length > 1;
     const outIsDir = many || (fs.existsSync(flags.output) && fs.statSync(flags.output).isDirectory());
@@ -349,7 +350,7 @@ export async function decodeImageCodes(request: DecodeRequest): Promise<void> {
     throw new InvalidArgumentError(`image codes decode to a .png, .jpg or .webp file, got ${output}`);
   }
   await startEngine(request.globals as EngineFlags);
-  const tokenizer = await ImageTokenizer.load(model);
+  const tokenizer = await loadImageTokenizer(model);
   try {
     const space = imageCodeSpace(tokenizer);
     let codes;
@@ -360,7 +361,7 @@ export async function decodeImageCodes(request: DecodeRequest): Promise<void> {
     } else {
       codes = unpackImageCodes(request.bytes, space, { learnedModel: loadEntropyModel(model) }).codes;
     }
-    const image = tokenizer.decode(codes);
+    const image = (await tokenizer.decodeBatch([codes]))[0]!;
     imageFormatFromPath(output);
     fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
     await saveImage(output, image);
