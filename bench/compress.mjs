@@ -19,7 +19,7 @@
 //
 //   pnpm bench compress [--tokenizers fmnist-f4,kodak-f8] [--fmnist-images 1000] [--no-avif]
 //                       [--sets fmnist,kodak] [--codecs JPEG,WebP,AVIF] [--codecs-only]
-//                       [--fit-images 20000] [--prior DIR --prior-for fmnist-f4 --prior-images 100] [--backend B]
+//                       [--fit-images 60000] [--prior DIR --prior-for fmnist-f4 --prior-images 100] [--backend B]
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -64,7 +64,7 @@ function parseArgs(argv) {
     codecs: Object.keys(SWEEPS),
     codecsOnly: false,
     fmnistImages: 1000,
-    fitImages: 20000,
+    fitImages: 60000,
     prior: undefined,
     priorFor: 'fmnist-f4',
     priorImages: 100,

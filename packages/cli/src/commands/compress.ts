@@ -139,7 +139,7 @@ export function registerCompress(program: Command, _groups: CommandGroups): void
     .requiredOption('-m, --model <dir>', 'tokenizer directory')
     .requiredOption('--data <path>', 'folder of images, or an IDX image file (.gz ok; e.g. Fashion-MNIST train-images-idx3-ubyte.gz)')
     .option('--context <mode>', 'left-up, left, up, or none (plain code frequencies)', 'left-up')
-    .option('--max-images <n>', 'fit on at most this many images', '20000')
+    .option('--max-images <n>', 'fit on at most this many images', '60000')
     .option('--crop <size>', 'folder images: fit on centre crops of this size (needed when sizes differ)')
     .action(async (opts: { model: string; data: string; context: string; maxImages: string; crop?: string }, cmd: Command) => {
       const context = opts.context as 'left-up' | 'left' | 'up' | 'none';
