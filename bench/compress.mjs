@@ -167,7 +167,7 @@ function interpolate(curve, by, key, v) {
   return pts[pts.length - 1][key];
 }
 
-function encodeAll(tokenizer, images, batch = 32) {
+function encodeAll(tokenizer, images, batch = 128) {
   const out = [];
   for (let i = 0; i < images.length; i += batch) out.push(...tokenizer.encodeImages(images.slice(i, i + batch).map(toFloat)));
   return out;
