@@ -167,7 +167,9 @@ function interpolate(curve, by, key, v) {
   return pts[pts.length - 1][key];
 }
 
-function encodeAll(tokenizer, images, batch = 128) {
+function encodeAll(tokenizer, images) {
+  // Large photos one at a time (full-resolution activations are big); small images in batches.
+  const batch = images[0].width * images[0].height > 65536 ? 1 : 128;
   const out = [];
   for (let i = 0; i < images.length; i += batch) out.push(...tokenizer.encodeImages(images.slice(i, i + batch).map(toFloat)));
   return out;
