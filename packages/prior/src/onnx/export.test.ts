@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers';
-import { initEngine } from '@vqkit/core';
+import { initEngine, loadModule } from '@vqkit/core';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPT, type GPTOptions } from '../gpt/model.js';
@@ -108,11 +108,15 @@ describe('prior ONNX export', () => {
     exportPriorToOnnx(gpt, path.join(root, name));
     const config = JSON.parse(fs.readFileSync(path.join(root, name, 'config.json'), 'utf8'));
     expect(config.model_type).toBe('gpt2');
+    // The weights file is a plain GPT-2 state dict: a GPT-2-layout TF.js model loads it and decodes the same.
+    const plain = new GPT({ vocabulary, nPositions: 24, nEmbd: 16, nLayer: 2, nHead: 4 });
+    loadModule(plain, path.join(root, name, 'model.safetensors'));
     const model = await AutoModelForCausalLM.from_pretrained(name, { local_files_only: true, dtype: 'fp32' });
     const prompts = [[vocabulary.bosId], [vocabulary.firstClassId], [vocabulary.firstClassId + 1, 4, 9], [vocabulary.bosId, 0, 12, 7, 7]];
     const maxNewTokens = 12;
     for (const prompt of prompts) {
       const [reference] = generate(gpt, { prompt, maxNewTokens, temperature: 0 });
+      expect(Array.from(generate(plain, { prompt, maxNewTokens, temperature: 0 })[0]!)).toEqual(Array.from(reference!));
       const inputIds = new Tensor('int64', BigInt64Array.from(prompt, (v) => BigInt(v)), [1, prompt.length]);
       const output = (await model.generate({ inputs: inputIds, max_new_tokens: maxNewTokens, do_sample: false })) as Tensor;
       const generated = Array.from(output.data as BigInt64Array, Number).slice(prompt.length);
@@ -120,5 +124,6 @@ describe('prior ONNX export', () => {
     }
     await model.dispose();
     gpt.dispose();
+    plain.dispose();
   });
 });

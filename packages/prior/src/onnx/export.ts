@@ -6,6 +6,9 @@
  *   config.json              a standard GPT-2 config (model_type 'gpt2')
  *   generation_config.json   bos id, no EOS (code sequences have a known length)
  *   onnx/model.onnx          the decoder with past key/values
+ *   model.safetensors        the same weights under GPT-2's state-dict names
+ *                            (row/column tables folded into wpe), so the
+ *                            directory is also a plain GPT-2 checkpoint
  *
  * Graph inputs (transformers.js / Optimum naming):
  *   input_ids                        int64 [batch_size, sequence_length]
@@ -24,7 +27,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_OPSET, InvalidArgumentError, OnnxGraphBuilder, onnxFloat, writeFileAtomic } from '@vqkit/core';
+import { DEFAULT_OPSET, encodeSafetensors, InvalidArgumentError, moduleTensors, OnnxGraphBuilder, onnxFloat, writeFileAtomic } from '@vqkit/core';
 import type { GPT } from '../gpt/model.js';
 import type { PriorMetadata } from '../prior-model.js';
 
@@ -171,6 +174,10 @@ export function exportPriorToOnnx(gpt: GPT, dir: string, metadata: PriorMetadata
   writeFileAtomic(path.join(dir, PRIOR_ONNX_MODEL_FILE), bytes);
   const generation = { bos_token_id: gpt.config.vocabulary.bosId, eos_token_id: null, pad_token_id: null, do_sample: false, use_cache: true };
   writeFileAtomic(path.join(dir, 'generation_config.json'), `${JSON.stringify(generation, null, 2)}\n`);
+  const tensors = moduleTensors(gpt)
+    .filter(([name]) => name !== 'transformer.wpe_row.weight' && name !== 'transformer.wpe_col.weight')
+    .map(([name, t]): [string, typeof t] => (name === 'transformer.wpe.weight' ? [name, { ...t, data: foldedPositionTable(gpt) }] : [name, t]));
+  writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
   writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config(gpt, metadata), null, 2)}\n`);
-  return ['config.json', 'generation_config.json', PRIOR_ONNX_MODEL_FILE];
+  return ['config.json', 'generation_config.json', 'model.safetensors', PRIOR_ONNX_MODEL_FILE];
 }
