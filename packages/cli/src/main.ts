@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createGroups } from './commands/groups.js';
+import { registerBench } from './commands/bench.js';
 import { registerInfo } from './commands/info.js';
 import { registerCompress } from './commands/compress.js';
 import { registerImage } from './commands/image.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerAudio(program, groups);
   registerVideo(program, groups);
   registerTokenize(program);
+  registerBench(program);
   registerExport(program, groups);
   registerServe(program);
   return program;
