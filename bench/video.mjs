@@ -41,7 +41,7 @@ function parseArgs(argv) {
     maxFrames: undefined,
     batch: 8,
     tokenizer: undefined,
-    trainMinutes: 6,
+    trainMinutes: 5,
     writeRecon: false,
     backend: 'auto',
     threads: undefined,
