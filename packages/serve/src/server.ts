@@ -14,6 +14,7 @@
  * requests, and every error answered as `{"error": "…"}` — a malformed
  * request never takes the process down.
  */
+import { InvalidArgumentError } from '@vqkit/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AdmissionQueue } from './admission.js';
 import { BadRequestError, ClientClosedRequestError, HttpError, NotFoundError, httpStatusOf } from './errors.js';
@@ -53,8 +54,12 @@ export const DEFAULT_SERVE_LIMITS: Readonly<ServeLimits> = Object.freeze({
 export interface CreateServerOptions {
   models: readonly ServedModelOptions[];
   limits?: Partial<ServeLimits>;
-  /** fastify's request logger (pino): off by default. */
-  logger?: boolean;
+  /**
+   * What fastify's logger (pino, JSON lines on stdout) prints: nothing
+   * (`'silent'`, the default), internal errors (`'error'`), or every request
+   * (`'info'`).
+   */
+  logLevel?: 'silent' | 'error' | 'info';
 }
 
 export interface ListenOptions {
@@ -85,7 +90,8 @@ function resolveLimits(partial: Partial<ServeLimits> = {}): ServeLimits {
   const limits: ServeLimits = { ...DEFAULT_SERVE_LIMITS };
   for (const [key, value] of Object.entries(partial) as [keyof ServeLimits, number | undefined][]) {
     if (value === undefined) continue;
-    if (!Number.isSafeInteger(value) || value < (key === 'maxQueue' ? 0 : 1)) throw new BadRequestError(`limits.${key} must be a positive integer, got ${value}`);
+    const min = key === 'maxQueue' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(`limits.${key} must be an integer ≥ ${min}, got ${value}`);
     limits[key] = value;
   }
   return limits;
@@ -110,7 +116,7 @@ export function createServer(options: CreateServerOptions): VqkitServer {
   let closing: Promise<void> | undefined;
 
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: (options.logLevel ?? 'silent') === 'silent' ? false : { level: options.logLevel },
     bodyLimit: limits.maxBodyBytes,
     requestTimeout: limits.requestTimeoutMs,
     // A name with ':predict' and a version stay far below this.

@@ -103,7 +103,7 @@ export function registerServe(program: Command): void {
     .option('--concurrency <n>', 'requests running at once (default 2)')
     .option('--queue <n>', 'requests waiting for a slot before 503 (default 64)')
     .option('--timeout-ms <ms>', 'deadline of a request (default 30000)')
-    .option('--log', 'log every request (JSON lines on stdout)')
+    .option('--log', 'log every request (JSON lines on stdout; internal errors are always logged)')
     .action(async (flags: ServeFlags, cmd: Command) => {
       const port = intFlag('port', flags.port, 0)!;
       if (port > 65535) throw new InvalidArgumentError(`--port must be at most 65535, got ${port}`);
@@ -126,7 +126,7 @@ export function registerServe(program: Command): void {
         }
         throw err;
       }
-      const server = createServer({ models, limits, logger: flags.log === true });
+      const server = createServer({ models, limits, logLevel: flags.log === true ? 'info' : 'error' });
       const signals = untilSignal();
       try {
         const url = await server.listen({ port, host: flags.host });
