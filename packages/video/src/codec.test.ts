@@ -149,6 +149,9 @@ describe('video codec', () => {
     expect(info).toMatchObject({ frames: 23, width: 13, height: 10, fps: { num: 30000, den: 1001 }, codeShape: [5, 7, 2] });
     const decoded = [...readVideoCodes(bytes, info)];
     expect(decoded.map((d) => d.kind)).toEqual(frames.map((f) => f.kind));
+    // A frame marked 'repeat' must really repeat (its codes would otherwise be lost).
+    const mislabelled = frames.map((f, i) => (i === 3 ? { ...f, kind: 'repeat' as const } : f));
+    expect(() => packVideoTokens(mislabelled, space, { width: 13, height: 10, fps: { num: 30, den: 1 }, keyFrameInterval: 9 })).toThrow(/marked 'repeat'/);
     expect(decoded.map((d) => Array.from(d.codes))).toEqual(frames.map((f) => Array.from(f.codes)));
   });
 

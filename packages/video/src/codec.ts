@@ -288,12 +288,18 @@ export function packVideoTokens(frames: Iterable<PackableVideoFrame>, space: Ima
   const segments: { tag: number; shape: number[]; codes: ArrayLike<number> }[] = [];
   const kinds: CodedFrameKind[] = [];
   const empty = new Int32Array(0);
+  let last: ArrayLike<number> | undefined;
+  let index = 0;
   for (const frame of frames) {
     if (frame.shape.some((d, i) => d !== grid[i])) throw new InvalidArgumentError(`frame codes [${frame.shape.join(', ')}] do not match the ${info.width}x${info.height} video's grid [${grid.join(', ')}]`);
     if (segments.length === 0 && frame.kind !== 'key') throw new InvalidArgumentError('the first frame must be a key frame');
+    if (frame.codes.length !== grid[0] * grid[1] * grid[2]) throw new InvalidArgumentError(`frame ${index}: ${frame.codes.length} codes for a [${grid.join(', ')}] grid`);
+    if (frame.kind === 'repeat' && frame.codes.some((c, i) => c !== last![i])) throw new InvalidArgumentError(`frame ${index} is marked 'repeat' but its codes differ from the previous frame's`);
+    last = frame.codes;
+    index++;
     if (frame.kind === 'repeat') {
-      const last = segments[segments.length - 1]!;
-      if (last.tag === VIDEO_TAG_REPEAT) last.shape[0]!++;
+      const run = segments[segments.length - 1]!;
+      if (run.tag === VIDEO_TAG_REPEAT) run.shape[0]!++;
       else segments.push({ tag: VIDEO_TAG_REPEAT, shape: [1, 0, levels], codes: empty });
       continue;
     }
