@@ -191,8 +191,22 @@ describe('trainImageTokenizer data and stopping', () => {
     expect(dataset.train.cached).toBe(false);
     const out = tempDir();
     // Any step takes longer than a nanosecond: the limit stops the run after its first step.
-    const result = await trainImageTokenizer({ dataset, outputDir: out, config: tiny, steps: 100, batchSize: 2, timeLimitSeconds: 1e-9 });
+    const rates: number[] = [];
+    const result = await trainImageTokenizer({
+      dataset,
+      outputDir: out,
+      config: tiny,
+      steps: 100,
+      batchSize: 2,
+      learningRate: 1e-3,
+      finalLearningRateRatio: 0.1,
+      timeLimitSeconds: 1e-9,
+      onProgress: (p) => rates.push(p.learningRate),
+    });
     expect(result).toMatchObject({ step: 1, totalSteps: 100, aborted: false, stoppedEarly: true });
+    // The schedule follows the clock when that is further along: the limit has passed, so the rate is at its floor.
+    expect(rates).toHaveLength(1);
+    expect(rates[0]).toBeCloseTo(1e-4, 12);
     expect(result.validation!.step).toBe(1);
     expect(result.validation!.images).toBe(2);
     for (const f of ['model.safetensors', 'report/reconstructions.png', 'report/summary.json']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);

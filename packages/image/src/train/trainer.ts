@@ -75,8 +75,10 @@ export interface TrainImageTokenizerOptions {
   /**
    * Stop after this many seconds of training in this session, as if the
    * steps were done (final checkpoint, tokenizer and report are written;
-   * `stoppedEarly` is set). The learning-rate schedule still follows `steps`.
-   * Default: no limit.
+   * `stoppedEarly` is set). The learning-rate schedule then advances by
+   * whichever is further along, steps or time, so a run cut short by the
+   * limit still ends annealed (on a busy machine the decay follows the
+   * clock; such runs are not bit-reproducible). Default: no limit.
    */
   timeLimitSeconds?: number;
   /** Image pairs in report/reconstructions.png. Default 16. */
@@ -312,7 +314,10 @@ export async function trainImageTokenizer(options: TrainImageTokenizerOptions): 
           skip--;
           continue;
         }
-        const lr = learningRateAt(schedule, state.step);
+        // With a time limit the schedule follows the clock when that is further along than the step count.
+        const timeFraction = (performance.now() - sessionStart) / 1000 / timeLimitSeconds;
+        const scheduleStep = Math.max(state.step, Math.min(totalSteps, resumedFrom + Math.floor(timeFraction * (totalSteps - resumedFrom))));
+        const lr = learningRateAt(schedule, scheduleStep);
         setLearningRate(optimizer, lr);
         const x = tf.tensor4d(batch.images, batch.shape);
         let kept: tf.Tensor[] = [];
