@@ -54,7 +54,7 @@ const SWEEP_VERSION = 1;
 const SWEEPS = {
   JPEG: { qualities: [1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50, 60, 75, 90], encode: (s, q) => s.jpeg({ quality: q, mozjpeg: true }) },
   WebP: { qualities: [1, 3, 5, 10, 20, 30, 40, 50, 60, 75, 90], encode: (s, q) => s.webp({ quality: q }) },
-  AVIF: { qualities: [1, 5, 10, 20, 30, 40, 50, 65, 80], encode: (s, q) => s.avif({ quality: q, chromaSubsampling: '4:2:0' }) },
+  AVIF: { qualities: [2, 10, 20, 30, 40, 55, 70], encode: (s, q) => s.avif({ quality: q, chromaSubsampling: '4:2:0' }) },
 };
 
 function parseArgs(argv) {
