@@ -15,7 +15,11 @@
  * neighbour kept their codes in this frame and whether this position kept
  * its code in the previous frame (3 states each: none / kept / changed →
  * 27 contexts); key frames use 4 contexts (no neighbour, left only,
- * left = up, left ≠ up).
+ * left = up, left ≠ up). A code that changed in the previous frame often
+ * flips back, so in delta frames the code from two frames ago (when it
+ * differs from the previous one) is a second candidate, weighted the same way
+ * within the remaining probability (3 contexts: whether the left neighbour
+ * just flipped back).
  *
  * A key frame resets all statistics and predicts only from inside the frame,
  * so each group of frames from a key frame on decodes on its own.
@@ -52,8 +56,10 @@ export interface TemporalModelLayout {
 export const TEMPORAL_MODEL_NAME = 'vqkit.video.temporal-candidate/1';
 /** Hit/miss counts are halved when their sum passes this. */
 const HIT_COUNT_LIMIT = 4096;
-const DELTA_CONTEXTS = 27;
-const KEY_CONTEXTS = 4;
+/** Hit/miss context ids: 27 delta-frame contexts, 4 key-frame contexts, 3 flip-back contexts. */
+const KEY_CONTEXT = 27;
+const FLIP_CONTEXT = 31;
+const CONTEXTS = 34;
 
 /** The model's identity in containers (name + constants; it has no learned parameters). */
 export const TEMPORAL_MODEL_FINGERPRINT: Uint8Array = modelFingerprint(
@@ -98,19 +104,26 @@ class TemporalLevelModel implements ProbabilityModel {
   private readonly rowStride: number;
   private readonly frameSize: number;
   private readonly kinds: readonly CodedFrameKind[];
+  /** Codes of the frame before the previous one, the previous frame and the current frame. */
+  private older: Int32Array;
   private prev: Int32Array;
   private cur: Int32Array;
+  /** Frames coded since the last key frame (1 = the key frame itself). */
+  private framesInGroup = 0;
   /** Per position: did it keep its code in the last delta frame (0 unknown, 1 kept, 2 changed)? */
   private readonly kept: Uint8Array;
   private readonly codes: AdaptiveFrequencyModel;
-  private readonly hits = new Float64Array(DELTA_CONTEXTS + KEY_CONTEXTS);
-  private readonly misses = new Float64Array(DELTA_CONTEXTS + KEY_CONTEXTS);
-  private readonly table = new CandidateTable();
+  private readonly hits = new Float64Array(CONTEXTS);
+  private readonly misses = new Float64Array(CONTEXTS);
+  private readonly inner = new CandidateTable();
+  private readonly outer = new CandidateTable();
   private segment = -1;
   private lastPosition = Number.POSITIVE_INFINITY;
   private kind: CodedFrameKind = 'key';
   private stepCandidate = -1;
   private stepContext = -1;
+  private stepFallback = -1;
+  private stepFallbackContext = -1;
 
   constructor(alphabetSize: number, layout: TemporalModelLayout) {
     const [h, w, levels] = layout.frameShape;
@@ -119,6 +132,7 @@ class TemporalLevelModel implements ProbabilityModel {
     this.rowStride = w * levels;
     this.frameSize = h * w * levels;
     this.kinds = layout.kinds;
+    this.older = new Int32Array(this.frameSize);
     this.prev = new Int32Array(this.frameSize);
     this.cur = new Int32Array(this.frameSize);
     this.kept = new Uint8Array(this.frameSize);
@@ -137,6 +151,7 @@ class TemporalLevelModel implements ProbabilityModel {
     this.hits.fill(1);
     this.misses.fill(1);
     this.kept.fill(0);
+    this.framesInGroup = 0;
   }
 
   /** Positions only grow within a segment, so a position ≤ the last one starts the next segment. */
@@ -144,9 +159,15 @@ class TemporalLevelModel implements ProbabilityModel {
     this.segment++;
     const kind = this.kinds[this.segment];
     if (kind === undefined) throw new InvalidArgumentError(`the code stream has more coded frames than its layout declares (${this.kinds.length})`);
-    if (this.segment > 0) [this.prev, this.cur] = [this.cur, this.prev];
+    if (this.segment > 0) [this.older, this.prev, this.cur] = [this.prev, this.cur, this.older];
     if (kind === 'key') this.resetStatistics();
+    this.framesInGroup++;
     this.kind = kind;
+  }
+
+  /** Bonus frequency that gives `candidate` the context's hit rate on top of `base`. */
+  private bonus(context: number, base: number, cap: number): number {
+    return Math.max(0, Math.min(cap - base, Math.floor((base * this.hits[context]!) / this.misses[context]!)));
   }
 
   frequencies(ctx: CodingContext): FrequencyTable {
@@ -154,6 +175,7 @@ class TemporalLevelModel implements ProbabilityModel {
     if (pos <= this.lastPosition) this.beginSegment();
     this.lastPosition = pos;
     if (pos >= this.frameSize) throw new InvalidArgumentError(`position ${pos} is outside the frame of ${this.frameSize} codes`);
+    this.stepFallback = -1;
     let candidate: number;
     let context: number;
     if (this.kind === 'delta') {
@@ -161,39 +183,55 @@ class TemporalLevelModel implements ProbabilityModel {
       const left = ctx.left < 0 ? 0 : this.cur[pos - this.levels] === this.prev[pos - this.levels] ? 1 : 2;
       const up = ctx.up < 0 ? 0 : this.cur[pos - this.rowStride] === this.prev[pos - this.rowStride] ? 1 : 2;
       context = left * 9 + up * 3 + this.kept[pos]!;
+      // A code that just changed often flips back: the code before it is the second guess.
+      const older = this.older[pos]!;
+      if (this.framesInGroup >= 3 && older !== candidate) {
+        const leftFlip = ctx.left < 0 ? 0 : this.cur[pos - this.levels] !== this.prev[pos - this.levels] && this.cur[pos - this.levels] === this.older[pos - this.levels] ? 2 : 1;
+        this.stepFallback = older;
+        this.stepFallbackContext = FLIP_CONTEXT + leftFlip;
+      }
     } else if (ctx.left >= 0) {
       candidate = ctx.left;
-      context = DELTA_CONTEXTS + (ctx.up < 0 ? 1 : ctx.left === ctx.up ? 2 : 3);
+      context = KEY_CONTEXT + (ctx.up < 0 ? 1 : ctx.left === ctx.up ? 2 : 3);
     } else if (ctx.up >= 0) {
       candidate = ctx.up;
-      context = DELTA_CONTEXTS;
+      context = KEY_CONTEXT;
     } else {
       this.stepContext = -1;
       return this.codes;
     }
     this.stepCandidate = candidate;
     this.stepContext = context;
-    const base = this.codes.total;
-    const bonus = Math.min(MAX_TOTAL_FREQUENCY - base, Math.floor((base * this.hits[context]!) / this.misses[context]!));
-    return this.table.set(this.codes, candidate, bonus);
+    let base: FrequencyTable = this.codes;
+    if (this.stepFallback >= 0) {
+      base = this.inner.set(this.codes, this.stepFallback, this.bonus(this.stepFallbackContext, this.codes.total, MAX_TOTAL_FREQUENCY >> 1));
+    }
+    return this.outer.set(base, candidate, this.bonus(context, base.total, MAX_TOTAL_FREQUENCY));
+  }
+
+  private count(context: number, hit: boolean): void {
+    if (hit) this.hits[context]!++;
+    else this.misses[context]!++;
+    if (this.hits[context]! + this.misses[context]! > HIT_COUNT_LIMIT) {
+      this.hits[context] = Math.ceil(this.hits[context]! / 2);
+      this.misses[context] = Math.ceil(this.misses[context]! / 2);
+    }
   }
 
   update(symbol: number, ctx: CodingContext): void {
     const pos = ctx.position;
-    const c = this.stepContext;
-    if (c >= 0) {
-      if (symbol === this.stepCandidate) this.hits[c]!++;
-      else {
-        this.misses[c]!++;
-        this.codes.update(symbol, ctx);
+    let novel = true;
+    if (this.stepContext >= 0) {
+      const hit = symbol === this.stepCandidate;
+      this.count(this.stepContext, hit);
+      novel = !hit;
+      if (!hit && this.stepFallback >= 0) {
+        const flip = symbol === this.stepFallback;
+        this.count(this.stepFallbackContext, flip);
+        novel = !flip;
       }
-      if (this.hits[c]! + this.misses[c]! > HIT_COUNT_LIMIT) {
-        this.hits[c] = Math.ceil(this.hits[c]! / 2);
-        this.misses[c] = Math.ceil(this.misses[c]! / 2);
-      }
-    } else {
-      this.codes.update(symbol, ctx);
     }
+    if (novel) this.codes.update(symbol, ctx);
     if (this.kind === 'delta') this.kept[pos] = symbol === this.prev[pos] ? 1 : 2;
     this.cur[pos] = symbol;
   }
