@@ -16,7 +16,7 @@
 //     context), in payload bits per code on test images.
 // Prints a summary table and writes bench/results/prior-<timestamp>.json.
 //
-//   pnpm bench prior [--steps 1200] [--train-images 20000] [--tokenizer DIR] …  (--help)
+//   pnpm bench prior [--steps 1000] [--train-images 20000] [--tokenizer DIR] …  (--help)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,7 +49,7 @@ const DEFAULTS = {
   tokenizer: undefined,
   trainImages: 20000,
   valImages: 2000,
-  steps: 1200,
+  steps: 1000,
   trainMinutes: 8,
   batch: 32,
   lr: 2e-3,
