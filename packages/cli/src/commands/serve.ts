@@ -11,8 +11,8 @@ import { createServer, loadModelDirectory, parseModelFlag, type ServedModelOptio
 import { startEngine, type EngineFlags } from '../engine.js';
 
 interface ServeFlags {
-  model: string[];
-  prior: string[];
+  model?: string[];
+  prior?: string[];
   port: string;
   host: string;
   maxBodyMb?: string;
@@ -25,8 +25,8 @@ interface ServeFlags {
   log?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function intFlag(name: string, value: string | undefined, min: number): number | undefined {
@@ -92,8 +92,8 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve tokenizers (and priors) over a TensorFlow Serving-compatible REST API (/v1/models/NAME:predict)')
-    .requiredOption('-m, --model <[name=]dir>', 'image or audio tokenizer directory, or a prior directory that records its tokenizer, as NAME=DIR or DIR (name = directory name); repeatable', collect, [])
-    .option('--prior <name=dir>', "prior trained on model NAME's codes: adds the 'generate' signature; repeatable", collect, [])
+    .option('-m, --model <[name=]dir>', 'image or audio tokenizer directory, or a prior directory that records its tokenizer, as NAME=DIR or DIR (name = directory name); repeatable', collect)
+    .option('--prior <name=dir>', "prior trained on model NAME's codes: adds the 'generate' signature; repeatable", collect)
     .option('-p, --port <n>', 'TCP port (0 = any free port)', '8501')
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--max-body-mb <mb>', 'largest request body in MiB (default 16)')
@@ -108,13 +108,14 @@ export function registerServe(program: Command): void {
       const port = intFlag('port', flags.port, 0)!;
       if (port > 65535) throw new InvalidArgumentError(`--port must be at most 65535, got ${port}`);
       const limits = limitsFrom(flags);
+      if (flags.model === undefined) throw new InvalidArgumentError('give at least one model to serve: --model [NAME=]DIR');
       const specs = flags.model.map(parseModelFlag);
       const names = new Set<string>();
       for (const { name } of specs) {
         if (names.has(name)) throw new InvalidArgumentError(`two --model flags are named '${name}'; name them NAME=DIR`);
         names.add(name);
       }
-      const priors = priorDirs(flags.prior, names);
+      const priors = priorDirs(flags.prior ?? [], names);
       await startEngine(cmd.optsWithGlobals<EngineFlags>());
       const models: ServedModelOptions[] = [];
       try {
