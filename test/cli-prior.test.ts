@@ -58,6 +58,8 @@ describe('vqkit train prior / vqkit sample', () => {
     const prior = PriorModel.load(out);
     expect(prior.metadata).toMatchObject({ modality: 'image', tokenizer: tokenizerId, grid: { height: 2, width: 2 }, classNames: ['tee', 'boot', 'bag'] });
     expect(prior.config.vocabulary).toMatchObject({ codebookSize: 16, numClasses: 3 });
+    // Recorded relative to the prior, so the two directories can move together.
+    expect(prior.metadata.tokenizerDir).toBe(path.join('..', 'tokenizer'));
     expect(priorTokenizerDir(out, prior.metadata)).toBe(tokenizerDir);
     prior.dispose();
 

@@ -56,6 +56,7 @@ interface TrainPriorFlags {
   data: string;
   valData?: string;
   valFraction: string;
+  valLimit: string;
   output: string;
   labels: string;
   classNames?: string;
@@ -94,6 +95,16 @@ interface SampleFlags {
   tokenizer?: string;
   columns?: string;
   codes?: string;
+}
+
+/**
+ * How the prior records its tokenizer: relative to the prior's directory when
+ * both live under the same top-level directory (the pair can move together),
+ * else absolute.
+ */
+function recordedTokenizerDir(priorDir: string, tokenizerDir: string): string {
+  const top = (p: string): string => p.split(path.sep)[1] ?? '';
+  return top(priorDir) === top(tokenizerDir) ? path.relative(priorDir, tokenizerDir) || '.' : tokenizerDir;
 }
 
 /** Tokenizes (or reuses cached codes) with a progress bar. */
@@ -160,7 +171,7 @@ async function runTrainPrior(flags: TrainPriorFlags, globals: EngineFlags): Prom
     }
     const vocab = trainData.vocabulary;
     const nPositions = intOption('context', flags.context, 1) ?? Math.min(trainData.sequenceLength, 1024);
-    const metadata = { ...trainData.metadata, tokenizerDir: path.relative(outDir, train.tokenizer.dir) || '.' };
+    const metadata = { ...trainData.metadata, tokenizerDir: recordedTokenizerDir(outDir, train.tokenizer.dir) };
     const unigram = unigramBitsPerToken(trainData.sequences, vocab);
     console.error(
       `vqkit: ${trainData.sequences.length} training sequences of ${trainData.sequenceLength} tokens; vocabulary ${vocab.vocabSize} ` +
@@ -186,6 +197,7 @@ async function runTrainPrior(flags: TrainPriorFlags, globals: EngineFlags): Prom
       train: trainData.sequences,
       validation,
       validationFraction: valFraction,
+      maxValidationSequences: intOption('val-limit', flags.valLimit, 1),
       steps,
       batchSize: intOption('batch-size', flags.batchSize, 1),
       learningRate,
@@ -357,6 +369,7 @@ export function registerPrior(program: Command, groups: CommandGroups): void {
     .requiredOption('-o, --output <dir>', 'prior directory (config.json, model.safetensors, checkpoint, report.json)')
     .option('--val-data <path>', 'held-out data (default: --val-fraction of --data)')
     .option('--val-fraction <f>', 'fraction of --data held out when --val-data is not given', '0.05')
+    .option('--val-limit <n>', 'validate on at most n held-out sequences (validation runs every --eval-every steps)', '2000')
     .option('--labels <source>', 'class labels: auto (IDX / list files), subfolders (root/<class>/file), none', 'auto')
     .option('--class-names <a,b,…>', 'class names, label i ↔ name i (used by `vqkit sample --class NAME`)')
     .option('--unconditional', 'ignore labels: no class tokens')
