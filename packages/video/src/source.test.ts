@@ -81,7 +81,7 @@ describe('video IO', () => {
     await expect(collect(readVideoFrames(corrupt))).rejects.toBeInstanceOf(VideoDecodeError);
   });
 
-  it('reads animated GIF frames in order through sharp', async () => {
+  it('reads animated GIF and WebP frames in order through sharp', async () => {
     const frames = indexedFrames(5, 24, 16, 50);
     const stack = Buffer.concat(frames.map((f) => Buffer.from(f.data)));
     const gif = path.join(root, 'anim.gif');
@@ -92,6 +92,11 @@ describe('video IO', () => {
     expect(read.map((f) => indexOf(f, 50))).toEqual([0, 1, 2, 3, 4]);
     const slower = await collect(readVideoFrames(gif, { fps: 5, size: 8 }));
     expect(slower.map((f) => [f.width, f.height])).toEqual([[8, 8], [8, 8], [8, 8]]);
+    const webp = path.join(root, 'anim.webp');
+    await sharp(stack, { raw: { width: 24, height: 16 * 5, channels: 3, pageHeight: 16 } }).webp({ delay: [50, 50, 50, 50, 50], loop: 0, lossless: true }).toFile(webp);
+    const animated = await openVideo(webp);
+    expect(animated.info).toMatchObject({ decoder: 'sharp', codec: 'webp', fps: { num: 20, den: 1 }, estimatedFrames: 5 });
+    expect((await collect(animated.frames())).map((f) => indexOf(f, 50))).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('writes PNG frames to a directory and WebM through ffmpeg', async () => {
