@@ -82,14 +82,19 @@ export async function runOnQueue(
     while (pending.size > 0) {
       if (options.signal?.aborted) return;
       for (const [jobId, job] of pending) {
-        const queued = await queue.getJob(jobId);
+        // State first, then the record: a job fetched before it completes carries
+        // no return value even if getState() then reports it completed.
+        const state = await queue.getJobState(jobId);
+        const queued = state === 'unknown' ? undefined : await queue.getJob(jobId);
         if (queued === undefined) {
           pending.delete(jobId);
           onShard(job, { error: new QueueJobFailedError(job.shard, 'the job disappeared from the queue') });
           continue;
         }
-        const state = await queued.getState();
-        if (state === 'completed') {
+        if (state === 'completed' && queued.returnvalue == null) {
+          pending.delete(jobId);
+          onShard(job, { error: new QueueJobFailedError(job.shard, 'the job completed without a shard summary') });
+        } else if (state === 'completed') {
           pending.delete(jobId);
           // Started more than once: a worker died or stalled holding it and another one redid it.
           onShard(job, { summary: queued.returnvalue as ShardSummary, redelivered: queued.attemptsStarted > 1 || queued.stalledCounter > 0 });
