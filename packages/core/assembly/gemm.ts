@@ -13,6 +13,8 @@
 // `ASC_FEATURE_RELAXED_SIMD` is a compile-time constant, so each build holds
 // only its own branch.
 
+import { binaryRange, columnSumsRange, unaryRange } from './vector';
+
 // Micro-tile: MR rows × NR columns of C held in 8 v128 registers. In V8 on
 // x64 this 4×8 kernel ran at ~53 GFLOP/s per core with relaxed_madd (the
 // 128-bit FMA peak); 6×8 and 4×12 spilled accumulators and ran at ~27.
@@ -49,6 +51,10 @@ const DESC_DONE: usize = 84;
 const TASK_GEMM: i32 = 0;
 const TASK_IM2COL: i32 = 1;
 const TASK_COL2IM: i32 = 2;
+/** Element-wise and reduction tasks (assembly/vector.ts); their descriptor words are documented at vectorChunk. */
+const TASK_BINARY: i32 = 3;
+const TASK_UNARY: i32 = 4;
+const TASK_COLUMN_SUMS: i32 = 5;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -531,6 +537,31 @@ function convChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
 }
 
 /**
+ * Chunk `chunk` of `chunks` of an element-wise or reduction task. Descriptor
+ * words: A, B = operands, C = output; M = elements (rows for column sums);
+ * N = period of the repeating operand (columns for column sums); TRANS_A =
+ * operation; TRANS_B = 1 when A is the repeating operand; ACCUMULATE = the f32
+ * parameter (step's alpha). Chunks cover 16-float (cache-line) multiples.
+ */
+function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
+  const a = <usize>load<u32>(desc, DESC_A);
+  const b = <usize>load<u32>(desc, DESC_B);
+  const out = <usize>load<u32>(desc, DESC_C);
+  const m = load<i32>(desc, DESC_M);
+  const n = load<i32>(desc, DESC_N);
+  const op = load<i32>(desc, DESC_TRANS_A);
+  if (kind == TASK_COLUMN_SUMS) {
+    columnSumsRange(a, out, m, n, chunkStart(n, 16, chunk, chunks), chunkStart(n, 16, chunk + 1, chunks));
+    return;
+  }
+  const start = chunkStart(m, 16, chunk, chunks);
+  const end = chunkStart(m, 16, chunk + 1, chunks);
+  if (start >= end) return;
+  if (kind == TASK_BINARY) binaryRange(op, a, b, out, m, n, load<i32>(desc, DESC_TRANS_B) != 0, start, end);
+  else unaryRange(op, a, out, load<f32>(desc, DESC_ACCUMULATE), start, end);
+}
+
+/**
  * Entry point of every thread (the host's main thread included, each with
  * its own index `t`): claims chunks of the current task until none is left.
  *
@@ -550,7 +581,8 @@ export function runTask(desc: usize, t: i32): void {
     const chunk = chunks - remaining;
     const kind = load<i32>(desc, DESC_KIND);
     if (kind == TASK_GEMM) gemmChunk(desc, t, chunk, chunks);
-    else convChunk(desc, kind, chunk, chunks);
+    else if (kind == TASK_IM2COL || kind == TASK_COL2IM) convChunk(desc, kind, chunk, chunks);
+    else vectorChunk(desc, kind, chunk, chunks);
     if (atomic.add<i32>(desc + DESC_DONE, 1) + 1 == chunks) atomic.notify(desc + DESC_DONE);
   }
 }

@@ -24,6 +24,7 @@ import {
   type CpuKernelArgs,
   type FloatAllocator,
 } from './tensor-data.js';
+import { jsVectorOps, type VectorOps } from './vector-ops.js';
 
 type Shape4 = [number, number, number, number];
 type ExplicitPadding = backend_util.ExplicitPadding;
@@ -196,7 +197,7 @@ export function createConv2D(gemm: GemmEngine, scratch: ConvScratch, original: K
   });
 }
 
-export function createFusedConv2D(gemm: GemmEngine, scratch: ConvScratch, original: KernelFunc): KernelFunc {
+export function createFusedConv2D(gemm: GemmEngine, scratch: ConvScratch, original: KernelFunc, vector: VectorOps = jsVectorOps): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x!;
@@ -209,7 +210,7 @@ export function createFusedConv2D(gemm: GemmEngine, scratch: ConvScratch, origin
       activation: attrs?.activation as string | undefined,
       preluActivationWeights: inputs.preluActivationWeights ?? undefined,
       leakyreluAlpha: attrs?.leakyreluAlpha as number | undefined,
-    });
+    }, vector);
   });
 }
 

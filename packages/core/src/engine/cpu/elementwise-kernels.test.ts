@@ -41,6 +41,32 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     }
   });
 
+  it('matches tfjs cpu on tensors large enough for the engine\'s SIMD, multi-threaded loops', async () => {
+    const random = seededRandom(27);
+    const x = randomArray(random, 64 * 33 * 35);
+    const y = randomArray(random, 64 * 33 * 35).map((v) => v + 2);
+    const bias = randomArray(random, 35);
+    x.set([NaN, -0, 0], 500);
+    const fn = () => {
+      const tx = tf.tensor3d(x, [64, 33, 35]);
+      const ty = tf.tensor3d(y, [64, 33, 35]);
+      const tb = tf.tensor1d(bias);
+      return [
+        tf.add(tx, tb), tf.sub(tb, tx), tf.mul(tx, ty), tf.div(tx, ty), tf.squaredDifference(tx, ty), tf.mul(tx, 0.9), tf.div(1, ty),
+        tf.relu(tx), tf.step(tx, 0.1), tf.square(tx), tf.sqrt(ty), tf.sum(tx, [0, 1]), tf.sum(tx, 0, true), tf.mean(tx, [0, 1]),
+      ];
+    };
+    const ours = await runOnBackend(name, fn);
+    const reference = await runOnBackend('cpu', fn);
+    for (let i = 0; i < ours.values.length; i++) {
+      expect(compareResults({ shapes: [ours.shapes[i]!], values: [ours.values[i]!.map((v) => (Number.isNaN(v) ? 0 : v))] }, {
+        shapes: [reference.shapes[i]!], values: [reference.values[i]!.map((v) => (Number.isNaN(v) ? 0 : v))],
+      }), `output ${i}`).toBeLessThanOrEqual(TOLERANCE);
+      expect(ours.values[i]!.map((v) => Number(Number.isNaN(v))), `NaNs of output ${i}`).toEqual(reference.values[i]!.map((v) => Number(Number.isNaN(v))));
+    }
+    expect(Object.is(ours.values[7]![501], 0)).toBe(true); // relu(-0) is +0 as in tfjs
+  });
+
   it('keeps int32 arithmetic exact and int32-typed', async () => {
     await tf.setBackend(name);
     const r = tf.tidy(() => tf.add(tf.tensor1d([1, 2, 3], 'int32'), tf.scalar(2, 'int32')));

@@ -1,15 +1,17 @@
 /**
- * Tight typed-array loops for the element-wise kernels that dominate a
- * training step once the GEMMs are fast: tfjs-cpu's versions go through a
- * per-element callback and, when broadcasting, per-element index
- * arithmetic with array allocations. We take the common float32 cases
- * (same shape, scalar, and a trailing-axes operand such as a bias) and
- * hand everything else to the original kernel.
+ * The element-wise kernels that dominate a training step once the GEMMs are
+ * fast: tfjs-cpu's versions go through a per-element callback and, when
+ * broadcasting, per-element index arithmetic with array allocations. The
+ * common float32 cases (same shape, scalar, and a trailing-axes operand such
+ * as a bias) run on `VectorOps` (WebAssembly SIMD on all threads when the
+ * engine has it), other broadcasts on strided loops here; everything else
+ * goes to the original kernel.
  */
 import { broadcast_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import type { BinaryOp, VectorOps } from './vector-ops.js';
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'sqdiff';
+export type { BinaryOp } from './vector-ops.js';
 
 /** True when `shape`, without its leading 1s, is a suffix of `outShape` (so it repeats every `size` elements). */
 function isTrailingOf(shape: readonly number[], outShape: readonly number[]): boolean {
@@ -19,64 +21,6 @@ function isTrailingOf(shape: readonly number[], outShape: readonly number[]): bo
   if (rest > outShape.length) return false;
   for (let i = 0; i < rest; i++) if (shape[start + i] !== outShape[outShape.length - rest + i]) return false;
   return true;
-}
-
-/** out[i] = a[i] op b[i % bn] when `bFull` is false; symmetric variant when `aRepeats`. */
-function applyBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
-  const n = out.length;
-  const an = a.length;
-  const bn = b.length;
-  if (an === n && bn === n) {
-    switch (op) {
-      case 'add': for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!; return;
-      case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!; return;
-      case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; return;
-      case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; return;
-      case 'sqdiff': for (let i = 0; i < n; i++) { const d = a[i]! - b[i]!; out[i] = d * d; } return;
-    }
-  }
-  if (an === n && bn === 1) {
-    const v = b[0]!;
-    switch (op) {
-      case 'add': for (let i = 0; i < n; i++) out[i] = a[i]! + v; return;
-      case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - v; return;
-      case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * v; return;
-      case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / v; return;
-      case 'sqdiff': for (let i = 0; i < n; i++) { const d = a[i]! - v; out[i] = d * d; } return;
-    }
-  }
-  if (bn === n && an === 1) {
-    const v = a[0]!;
-    switch (op) {
-      case 'add': for (let i = 0; i < n; i++) out[i] = v + b[i]!; return;
-      case 'sub': for (let i = 0; i < n; i++) out[i] = v - b[i]!; return;
-      case 'mul': for (let i = 0; i < n; i++) out[i] = v * b[i]!; return;
-      case 'div': for (let i = 0; i < n; i++) out[i] = v / b[i]!; return;
-      case 'sqdiff': for (let i = 0; i < n; i++) { const d = v - b[i]!; out[i] = d * d; } return;
-    }
-  }
-  if (an === n) {
-    // b repeats along the trailing axes.
-    for (let base = 0; base < n; base += bn) {
-      switch (op) {
-        case 'add': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! + b[j]!; break;
-        case 'sub': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! - b[j]!; break;
-        case 'mul': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! * b[j]!; break;
-        case 'div': for (let j = 0; j < bn; j++) out[base + j] = a[base + j]! / b[j]!; break;
-        case 'sqdiff': for (let j = 0; j < bn; j++) { const d = a[base + j]! - b[j]!; out[base + j] = d * d; } break;
-      }
-    }
-    return;
-  }
-  for (let base = 0; base < n; base += an) {
-    switch (op) {
-      case 'add': for (let j = 0; j < an; j++) out[base + j] = a[j]! + b[base + j]!; break;
-      case 'sub': for (let j = 0; j < an; j++) out[base + j] = a[j]! - b[base + j]!; break;
-      case 'mul': for (let j = 0; j < an; j++) out[base + j] = a[j]! * b[base + j]!; break;
-      case 'div': for (let j = 0; j < an; j++) out[base + j] = a[j]! / b[base + j]!; break;
-      case 'sqdiff': for (let j = 0; j < an; j++) { const d = a[j]! - b[base + j]!; out[base + j] = d * d; } break;
-    }
-  }
 }
 
 /** Per-output-axis element strides of an operand broadcast to `outShape` (0 along broadcast axes). */
@@ -127,7 +71,7 @@ function applyBroadcast(op: BinaryOp, a: Float32Array, aShape: readonly number[]
 }
 
 /** A float32 binary kernel: contiguous loops for same-shape / scalar / trailing operands, strided loops for other broadcasts. */
-export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFunc {
+export function createBinaryKernel(op: BinaryOp, vector: VectorOps, original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend } = args;
     const a: TensorInfo = inputs.a!;
@@ -142,7 +86,7 @@ export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFu
       const aFull = aValues.length === size;
       const bFull = bValues.length === size;
       if ((aFull && (bFull || isTrailingOf(b.shape, outShape))) || (bFull && isTrailingOf(a.shape, outShape))) {
-        applyBinary(op, aValues, bValues, out);
+        vector.binary(op, aValues, bValues, out);
       } else {
         applyBroadcast(op, aValues, a.shape, bValues, b.shape, outShape, out);
       }
@@ -151,35 +95,21 @@ export function createBinaryKernel(op: BinaryOp, original: KernelFunc): KernelFu
   });
 }
 
-/** `Relu` on float32: `Math.max(0, x)` exactly as tfjs-cpu (NaN stays NaN). */
-export function createReluKernel(original: KernelFunc): KernelFunc {
+/** `Relu` (tfjs-cpu's `Math.max(0, x)`: NaN stays NaN, -0 becomes 0), `Square` and `Sqrt` on float32. */
+export function createUnaryKernel(op: 'relu' | 'square' | 'sqrt', vector: VectorOps, original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend } = args;
     const x = inputs.x!;
     if (x.dtype !== 'float32') return callKernel(original, args);
     const xs = float32Values(backend, x);
     const out = allocOutput(backend, xs.length);
-    for (let i = 0; i < xs.length; i++) out[i] = Math.max(0, xs[i]!);
-    return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
-  });
-}
-
-/** `Square` and `Sqrt` on float32 (Adam runs them on every variable each step). */
-export function createUnaryKernel(op: 'square' | 'sqrt', original: KernelFunc): KernelFunc {
-  return asKernelFunc((args: CpuKernelArgs) => {
-    const { inputs, backend } = args;
-    const x = inputs.x!;
-    if (x.dtype !== 'float32') return callKernel(original, args);
-    const xs = float32Values(backend, x);
-    const out = allocOutput(backend, xs.length);
-    if (op === 'square') for (let i = 0; i < xs.length; i++) out[i] = xs[i]! * xs[i]!;
-    else for (let i = 0; i < xs.length; i++) out[i] = Math.sqrt(xs[i]!);
+    vector.unary(op, xs, out);
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   });
 }
 
 /** `Step` on float32 (ReLU's gradient is `dy * step(x)`): 1 when x > 0, else alpha; NaN stays NaN. */
-export function createStepKernel(original: KernelFunc): KernelFunc {
+export function createStepKernel(vector: VectorOps, original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x!;
@@ -187,10 +117,7 @@ export function createStepKernel(original: KernelFunc): KernelFunc {
     const alpha = (attrs?.alpha as number | undefined) ?? 0;
     const xs = float32Values(backend, x);
     const out = allocOutput(backend, xs.length);
-    for (let i = 0; i < xs.length; i++) {
-      const v = xs[i]!;
-      out[i] = v > 0 ? 1 : v !== v ? NaN : alpha;
-    }
+    vector.unary('step', xs, out, alpha);
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   });
 }

@@ -8,6 +8,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { getKernel, type TensorInfo } from '@tensorflow/tfjs-core';
 import { InvalidArgumentError } from '../../errors.js';
 import { callKernel, float32Values, sizeOf } from './tensor-data.js';
+import { jsVectorOps, type VectorOps } from './vector-ops.js';
 
 /** tfjs's fused activation names. */
 export type FusedActivation = 'linear' | 'relu' | 'relu6' | 'elu' | 'prelu' | 'leakyrelu' | 'sigmoid';
@@ -24,18 +25,10 @@ function channelVector(backend: MathBackendCPU, t: TensorInfo, outShape: readonl
 }
 
 /** Adds a per-channel (or scalar) bias in place. Returns false when the bias broadcasts differently. */
-export function addBiasInPlace(backend: MathBackendCPU, out: Float32Array, outShape: readonly number[], bias: TensorInfo): boolean {
+export function addBiasInPlace(backend: MathBackendCPU, out: Float32Array, outShape: readonly number[], bias: TensorInfo, vector: VectorOps = jsVectorOps): boolean {
   const b = channelVector(backend, bias, outShape);
   if (!b) return false;
-  const n = b.length;
-  if (n === 1) {
-    const v = b[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! + v;
-    return true;
-  }
-  for (let row = 0; row < out.length; row += n) {
-    for (let j = 0; j < n; j++) out[row + j] = out[row + j]! + b[j]!;
-  }
+  if (out.length > 0) vector.binary('add', out, b, out);
   return true;
 }
 
@@ -50,12 +43,13 @@ export function activateInPlace(
   activation: string,
   preluWeights: TensorInfo | undefined,
   leakyreluAlpha: number,
+  vector: VectorOps = jsVectorOps,
 ): boolean {
   switch (activation) {
     case 'linear':
       return true;
     case 'relu':
-      for (let i = 0; i < out.length; i++) out[i] = Math.max(0, out[i]!);
+      vector.unary('relu', out, out);
       return true;
     case 'relu6':
       for (let i = 0; i < out.length; i++) out[i] = Math.min(Math.max(0, out[i]!), 6);
@@ -119,12 +113,12 @@ export interface EpilogueOptions {
  * applies the activation, in place when possible and otherwise through the
  * `cpu` backend's own kernels (which then own the intermediate tensors).
  */
-export function finishFused(backend: MathBackendCPU, shape: number[], values: Float32Array, options: EpilogueOptions): TensorInfo {
+export function finishFused(backend: MathBackendCPU, shape: number[], values: Float32Array, options: EpilogueOptions, vector: VectorOps = jsVectorOps): TensorInfo {
   const { bias, activation, preluActivationWeights } = options;
   const leakyreluAlpha = options.leakyreluAlpha ?? 0.2;
-  let biasDone = bias === undefined || addBiasInPlace(backend, values, shape, bias);
+  let biasDone = bias === undefined || addBiasInPlace(backend, values, shape, bias, vector);
   let activationDone = false;
-  if (biasDone && activation) activationDone = activateInPlace(backend, values, shape, activation, preluActivationWeights, leakyreluAlpha);
+  if (biasDone && activation) activationDone = activateInPlace(backend, values, shape, activation, preluActivationWeights, leakyreluAlpha, vector);
   let result = backend.makeTensorInfo(shape, 'float32', values);
   if (!biasDone && bias) {
     const add = getKernel('Add', 'cpu')!.kernelFunc;

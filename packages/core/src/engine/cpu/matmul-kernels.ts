@@ -5,6 +5,7 @@ import { broadcast_util, type KernelFunc, type TensorInfo } from '@tensorflow/tf
 import type { GemmEngine } from '../gemm.js';
 import { finishFused } from './epilogue.js';
 import { allFloat32, allocOutput, asKernelFunc, callKernel, float32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import { jsVectorOps, type VectorOps } from './vector-ops.js';
 
 interface MatMulPlan {
   outShape: number[];
@@ -121,7 +122,7 @@ export function createBatchMatMul(gemm: GemmEngine, original: KernelFunc): Kerne
 }
 
 /** `_FusedMatMul`: the GEMM followed by the bias/activation epilogue in place. */
-export function createFusedMatMul(gemm: GemmEngine, original: KernelFunc): KernelFunc {
+export function createFusedMatMul(gemm: GemmEngine, original: KernelFunc, vector: VectorOps = jsVectorOps): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend, attrs } = args;
     const a = inputs.a!;
@@ -136,6 +137,6 @@ export function createFusedMatMul(gemm: GemmEngine, original: KernelFunc): Kerne
       activation: attrs?.activation as string | undefined,
       preluActivationWeights: inputs.preluActivationWeights,
       leakyreluAlpha: attrs?.leakyreluAlpha as number | undefined,
-    });
+    }, vector);
   });
 }

@@ -6,12 +6,13 @@
  */
 import { backend_util, util, type KernelFunc } from '@tensorflow/tfjs-core';
 import { allocOutput, asKernelFunc, callKernel, float32Values, int32Values, sizeOf, type CpuKernelArgs } from './tensor-data.js';
+import type { VectorOps } from './vector-ops.js';
 
 /**
  * `kind` 'mean' follows tfjs-cpu's order of operations exactly: every element
  * is divided by the reduction size in float32 first, then summed.
  */
-export function createReduceKernel(kind: 'sum' | 'mean', original: KernelFunc): KernelFunc {
+export function createReduceKernel(kind: 'sum' | 'mean', vector: VectorOps, original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x!;
@@ -41,8 +42,10 @@ export function createReduceKernel(kind: 'sum' | 'mean', original: KernelFunc): 
         else for (let j = 0; j < run; j++) total += xs[base + j]!;
         out[i] = total;
       }
+    } else if (!divisor) {
+      // Column sums over contiguous rows of length outSize (e.g. a bias gradient), in double precision like tfjs.
+      vector.columnSums(xs, reduceSize, outSize, out);
     } else {
-      // Column sums over contiguous rows of length outSize; accumulate in double precision like tfjs does.
       const totals = new Float64Array(outSize);
       for (let base = 0; outSize > 0 && base < xs.length; base += outSize) {
         if (divisor) for (let j = 0; j < outSize; j++) totals[j] += Math.fround(xs[base + j]! / divisor);

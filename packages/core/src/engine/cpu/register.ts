@@ -19,11 +19,12 @@ import {
   createConv2DBackpropInput,
   createFusedConv2D,
 } from './conv-kernels.js';
-import { createBinaryKernel, createCastKernel, createReluKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
+import { createBinaryKernel, createCastKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createGatherKernel, createReduceKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
 import { allocatorOf } from './tensor-data.js';
+import { vectorOpsOf, type VectorOps } from './vector-ops.js';
 
 export interface VqkitCpuBackendOptions {
   /** The GEMM engine every matmul/convolution kernel calls. */
@@ -65,28 +66,28 @@ export const VQKIT_CPU_KERNELS = [
 /** State kept per registered backend name so it can be re-registered with another engine. */
 const registered = new Map<string, { scratch: ConvScratch; kernelNames: string[] }>();
 
-function overrides(gemm: GemmEngine, scratch: ConvScratch, original: (name: string) => KernelFunc): Map<string, KernelFunc> {
+function overrides(gemm: GemmEngine, vector: VectorOps, scratch: ConvScratch, original: (name: string) => KernelFunc): Map<string, KernelFunc> {
   return new Map<string, KernelFunc>([
     ['BatchMatMul', createBatchMatMul(gemm, original('BatchMatMul'))],
-    ['_FusedMatMul', createFusedMatMul(gemm, original('_FusedMatMul'))],
+    ['_FusedMatMul', createFusedMatMul(gemm, original('_FusedMatMul'), vector)],
     ['Conv2D', createConv2D(gemm, scratch, original('Conv2D'))],
-    ['FusedConv2D', createFusedConv2D(gemm, scratch, original('FusedConv2D'))],
+    ['FusedConv2D', createFusedConv2D(gemm, scratch, original('FusedConv2D'), vector)],
     ['Conv2DBackpropInput', createConv2DBackpropInput(gemm, scratch, original('Conv2DBackpropInput'))],
     ['Conv2DBackpropFilter', createConv2DBackpropFilter(gemm, scratch, original('Conv2DBackpropFilter'))],
-    ['Add', createBinaryKernel('add', original('Add'))],
-    ['Sub', createBinaryKernel('sub', original('Sub'))],
-    ['Multiply', createBinaryKernel('mul', original('Multiply'))],
-    ['RealDiv', createBinaryKernel('div', original('RealDiv'))],
-    ['Relu', createReluKernel(original('Relu'))],
-    ['Step', createStepKernel(original('Step'))],
-    ['Sum', createReduceKernel('sum', original('Sum'))],
-    ['Mean', createReduceKernel('mean', original('Mean'))],
+    ['Add', createBinaryKernel('add', vector, original('Add'))],
+    ['Sub', createBinaryKernel('sub', vector, original('Sub'))],
+    ['Multiply', createBinaryKernel('mul', vector, original('Multiply'))],
+    ['RealDiv', createBinaryKernel('div', vector, original('RealDiv'))],
+    ['Relu', createUnaryKernel('relu', vector, original('Relu'))],
+    ['Step', createStepKernel(vector, original('Step'))],
+    ['Sum', createReduceKernel('sum', vector, original('Sum'))],
+    ['Mean', createReduceKernel('mean', vector, original('Mean'))],
     ['UnsortedSegmentSum', createUnsortedSegmentSumKernel(original('UnsortedSegmentSum'))],
     ['GatherV2', createGatherKernel(original('GatherV2'))],
     ['Transpose', createTransposeKernel(original('Transpose'))],
-    ['SquaredDifference', createBinaryKernel('sqdiff', original('SquaredDifference'))],
-    ['Square', createUnaryKernel('square', original('Square'))],
-    ['Sqrt', createUnaryKernel('sqrt', original('Sqrt'))],
+    ['SquaredDifference', createBinaryKernel('sqdiff', vector, original('SquaredDifference'))],
+    ['Square', createUnaryKernel('square', vector, original('Square'))],
+    ['Sqrt', createUnaryKernel('sqrt', vector, original('Sqrt'))],
     ['Cast', createCastKernel(original('Cast'))],
   ]);
 }
@@ -121,7 +122,7 @@ export function registerVqkitCpuBackend(options: VqkitCpuBackendOptions): string
   };
   const allocator = allocatorOf(options.gemm);
   const scratch = new ConvScratch(allocator, columnOpsOf(options.gemm));
-  const fast = overrides(options.gemm, scratch, original);
+  const fast = overrides(options.gemm, vectorOpsOf(options.gemm), scratch, original);
   if (!tf.registerBackend(name, () => new PooledCpuBackend({ allocator }), options.priority ?? 0)) {
     throw new BackendError(`a tfjs backend named '${name}' is already registered by someone else`);
   }

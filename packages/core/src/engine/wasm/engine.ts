@@ -101,7 +101,23 @@ export interface WasmGemmEngine extends GemmEngine {
   im2col(x: Float32Array, geometry: Im2colGeometry, col: Float32Array): void;
   /** The adjoint of `im2col`: `dx` (NHWC, fully overwritten) = sum of the column rows scattered back onto their pixels. */
   col2im(col: Float32Array, geometry: Im2colGeometry, dx: Float32Array): void;
+  /**
+   * out = a op b element-wise (f32 SIMD, all threads for large arrays). One
+   * operand has `out.length` elements; the other has as many, or a divisor
+   * of that many and then repeats (a scalar, or a trailing-axes operand such
+   * as a bias). `out` may be the full operand (the operation is then in place).
+   */
+  binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out = f(x) element-wise; `alpha` is step's value for x ≤ 0 (tfjs semantics: NaN stays NaN). */
+  unary(op: VectorUnaryOp, x: Float32Array, out: Float32Array, alpha?: number): void;
+  /** out[j] = Σ_i x[i·cols + j] over `rows` rows (accumulated in double precision). */
+  columnSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
 }
+
+export type VectorBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'sqdiff';
+export type VectorUnaryOp = 'relu' | 'step' | 'square' | 'sqrt';
+const BINARY_OPS: Record<VectorBinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, sqdiff: 4 };
+const UNARY_OPS: Record<VectorUnaryOp, number> = { relu: 0, step: 1, square: 2, sqrt: 3 };
 
 /** Upper bound on threads: the task descriptor holds one scratch pointer per thread. */
 const MAX_THREADS = 256;
@@ -129,6 +145,15 @@ const SPLIT_M = 2;
 const TASK_GEMM = 0;
 const TASK_IM2COL = 1;
 const TASK_COL2IM = 2;
+const TASK_BINARY = 3;
+const TASK_UNARY = 4;
+const TASK_COLUMN_SUMS = 5;
+/**
+ * Element-wise tasks over fewer floats than this run on the calling thread
+ * alone: they are memory-bound and take well under the cost of waking a
+ * worker (tens of microseconds).
+ */
+const VECTOR_PARALLEL_FLOATS = 1 << 16;
 /** im2col/col2im moving fewer floats than this run on the calling thread alone. */
 const CONV_PARALLEL_FLOATS = 1 << 18;
 
@@ -177,6 +202,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   /** The same descriptor as signed words, for the Atomics of the task protocol. */
   private readonly descWords: Int32Array;
   private readonly geometry: Int32Array;
+  /** The descriptor as floats (for f32 task parameters). */
+  private readonly descFloats: Float32Array;
   private readonly scratchOffsets: number[];
   private readonly userAllocations = new Set<number>();
   private staging: { offset: number; bytes: number } | undefined;
@@ -207,6 +234,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.desc = new Uint32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD + MAX_THREADS);
     this.descWords = new Int32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD);
     this.geometry = new Int32Array(init.arena.buffer(), GEOMETRY_OFFSET, 14);
+    this.descFloats = new Float32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD);
     this.name = `${init.variant === 'relaxed' ? 'wasm-simd-relaxed' : 'wasm-simd'}, ${init.threads} thread${init.threads === 1 ? '' : 's'}`;
     this.scratchOffsets.forEach((offset, t) => (this.desc[DESC_SCRATCH_WORD + t] = offset));
   }
@@ -346,6 +374,88 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     ]) as [number, number];
     this.runConvTask(TASK_COL2IM, ptrCol, ptrDx, colLength, geometry.batchSize);
     if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrDx, imageLength));
+  }
+
+  binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
+    this.assertLive();
+    const code = BINARY_OPS[op];
+    if (code === undefined) throw new InvalidArgumentError(`binary: unknown operation '${String(op)}'`);
+    const n = out.length;
+    if (n === 0) return;
+    const repeatedIsA = a.length !== n;
+    const period = repeatedIsA ? a.length : b.length;
+    if ((repeatedIsA && b.length !== n) || period === 0 || n % period !== 0) {
+      throw new InvalidArgumentError(`binary: operands of ${a.length} and ${b.length} elements do not broadcast to ${n} by repetition`);
+    }
+    const [ptrA, ptrB, ptrOut] = this.place([
+      { array: a, offset: 0, length: a.length, copyIn: true },
+      { array: b, offset: 0, length: b.length, copyIn: true },
+      { array: out, offset: 0, length: n, copyIn: false },
+    ]) as [number, number, number];
+    const desc = this.desc;
+    desc[0] = n;
+    desc[1] = period;
+    desc[3] = ptrA;
+    desc[4] = ptrB;
+    desc[5] = ptrOut;
+    desc[6] = code;
+    desc[7] = repeatedIsA ? 1 : 0;
+    this.runVectorTask(TASK_BINARY, n, Math.ceil(n / 16));
+    if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, n));
+  }
+
+  unary(op: VectorUnaryOp, x: Float32Array, out: Float32Array, alpha = 0): void {
+    this.assertLive();
+    const code = UNARY_OPS[op];
+    if (code === undefined) throw new InvalidArgumentError(`unary: unknown operation '${String(op)}'`);
+    const n = out.length;
+    this.checkLength(x, n, 'unary: x');
+    if (n === 0) return;
+    const [ptrX, ptrOut] = this.place([
+      { array: x, offset: 0, length: n, copyIn: true },
+      { array: out, offset: 0, length: n, copyIn: false },
+    ]) as [number, number];
+    const desc = this.desc;
+    desc[0] = n;
+    desc[3] = ptrX;
+    desc[5] = ptrOut;
+    desc[6] = code;
+    this.descFloats[8] = alpha;
+    this.runVectorTask(TASK_UNARY, n, Math.ceil(n / 16));
+    if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, n));
+  }
+
+  columnSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
+    this.assertLive();
+    positiveInteger(rows + 1, 'columnSums: rows + 1');
+    positiveInteger(cols + 1, 'columnSums: cols + 1');
+    this.checkLength(x, rows * cols, 'columnSums: x');
+    this.checkLength(out, cols, 'columnSums: out');
+    if (cols === 0) return;
+    if (rows === 0) {
+      out.fill(0, 0, cols);
+      return;
+    }
+    const [ptrX, ptrOut] = this.place([
+      { array: x, offset: 0, length: rows * cols, copyIn: true },
+      { array: out, offset: 0, length: cols, copyIn: false },
+    ]) as [number, number];
+    const desc = this.desc;
+    desc[0] = rows;
+    desc[1] = cols;
+    desc[3] = ptrX;
+    desc[5] = ptrOut;
+    this.runVectorTask(TASK_COLUMN_SUMS, rows * cols, Math.ceil(cols / 16));
+    if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, cols));
+  }
+
+  /** Runs an element-wise/reduction task over `units` 16-float pieces, on all threads when it is large. */
+  private runVectorTask(kind: number, floats: number, units: number): void {
+    const active = this.pool && floats >= VECTOR_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
+    const chunks = active === 1 ? 1 : Math.min(units, active * 2);
+    this.desc[18] = chunks;
+    this.desc[20] = kind;
+    this.runTask(active, chunks);
   }
 
   /**
