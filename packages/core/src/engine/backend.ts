@@ -8,7 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BackendError } from '../errors.js';
+import { silenceNodeBanner } from './cpu/pooled-backend.js';
 
 export type BackendName = 'tfjs-node' | 'vqkit-cpu' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
@@ -71,6 +73,7 @@ async function tryBackend(name: BackendName, threads: number | undefined): Promi
     }
     case 'cpu': {
       if (!(await tf.setBackend('cpu'))) throw new BackendError("tfjs's cpu backend failed to initialise");
+      silenceNodeBanner(tf.backend() as MathBackendCPU);
       return { backend: name, tfjsBackend: 'cpu', description: 'cpu (tfjs pure JavaScript, slow)', skipped: [] };
     }
   }

@@ -122,11 +122,21 @@ export class Float32Pool {
 }
 
 /** tfjs's CPU backend with pooled float32 storage (see the module comment). */
+/**
+ * MathBackendCPU prints "install our node backend" on its first write in
+ * Node. vqkit reports the backend it chose (and why tfjs-node was skipped)
+ * itself, and that advice cannot be followed offline, so it is silenced.
+ */
+export function silenceNodeBanner(backend: MathBackendCPU): void {
+  (backend as unknown as { firstUse: boolean }).firstUse = false;
+}
+
 export class PooledCpuBackend extends MathBackendCPU implements OutputAllocator {
   readonly pool: Float32Pool;
 
   constructor(options: Float32PoolOptions = {}) {
     super();
+    silenceNodeBanner(this);
     this.pool = new Float32Pool(options);
   }
 
