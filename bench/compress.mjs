@@ -23,7 +23,6 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { adaptiveSpec, fixedLengthSpec, initEngine, measureCodeBits, uniformSpec } from '../packages/core/dist/index.js';
 import {
   fitEntropyModelToCodes,
@@ -39,15 +38,11 @@ import {
   ssim,
   unpackImageCodes,
 } from '../packages/image/dist/index.js';
+import { benchOptions, dataRoot, FMNIST_DIRS, isTokenizerDir, repoRoot, resultsDir, writeResult } from './lib/common.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const dataRoot = process.env.VQKIT_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
-const resultsDir = path.join(here, 'results');
 // sharp is a dependency of @vqkit/image (the codecs vqkit is compared with are the ones its IO uses).
 const sharp = createRequire(path.join(repoRoot, 'packages/image/package.json'))('sharp');
 const DEFAULT_TOKENIZERS = ['fmnist-f4', 'fmnist-f2', 'kodak-f4', 'kodak-f8'];
-const FMNIST_DIRS = ['/usr/share/datasets/fashion-mnist', path.join(repoRoot, 'examples/data/fashion-mnist')];
 const PSNR_CAP = 100;
 
 const SWEEP_VERSION = 1;
@@ -57,49 +52,29 @@ const SWEEPS = {
   AVIF: { qualities: [2, 10, 20, 30, 40, 55, 70], encode: (s, q) => s.avif({ quality: q, chromaSubsampling: '4:2:0' }) },
 };
 
-function parseArgs(argv) {
-  const opts = {
-    tokenizers: undefined,
-    sets: ['fmnist', 'kodak'],
-    codecs: Object.keys(SWEEPS),
-    codecsOnly: false,
-    fmnistImages: 1000,
-    fitImages: 60000,
-    prior: undefined,
-    priorFor: 'fmnist-f4',
-    priorImages: 100,
-    backend: undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--tokenizers') opts.tokenizers = next().split(',');
-    else if (arg === '--fmnist-images') opts.fmnistImages = Number(next());
-    else if (arg === '--fit-images') opts.fitImages = Number(next());
-    else if (arg === '--no-avif') opts.codecs = opts.codecs.filter((c) => c !== 'AVIF');
-    else if (arg === '--codecs') opts.codecs = next().split(',');
-    else if (arg === '--sets') opts.sets = next().split(',');
-    else if (arg === '--codecs-only') opts.codecsOnly = true;
-    else if (arg === '--prior') opts.prior = next();
-    else if (arg === '--prior-for') opts.priorFor = next();
-    else if (arg === '--prior-images') opts.priorImages = Number(next());
-    else if (arg === '--backend') opts.backend = next();
-    else if (arg === '--help' || arg === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown option ${arg} (see --help)`);
-  }
+function parseOptions() {
+  const opts = benchOptions(import.meta.url, {
+    tokenizers: { type: 'list' },
+    sets: { type: 'list', default: ['fmnist', 'kodak'] },
+    codecs: { type: 'list', default: Object.keys(SWEEPS) },
+    noAvif: { type: 'boolean', default: false },
+    codecsOnly: { type: 'boolean', default: false },
+    fmnistImages: { type: 'integer', default: 1000 },
+    fitImages: { type: 'integer', default: 60000 },
+    prior: { type: 'string' },
+    priorFor: { type: 'string', default: 'fmnist-f4' },
+    priorImages: { type: 'integer', default: 100 },
+    backend: { type: 'string' },
+  });
+  if (opts.noAvif) opts.codecs = opts.codecs.filter((c) => c !== 'AVIF');
+  delete opts.noAvif;
   return opts;
 }
 
 function findTokenizer(name) {
   for (const base of ['tokenizers', 'tokenizers-dev']) {
     const dir = path.join(resultsDir, base, name);
-    if (fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
+    if (isTokenizerDir(dir)) return dir;
   }
   return undefined;
 }
@@ -354,7 +329,7 @@ async function runSet(set, names, opts) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOptions();
   const engine = await initEngine({ backend: opts.backend });
   console.log(`backend: ${engine.description}`);
   const names = opts.tokenizers ?? DEFAULT_TOKENIZERS;
@@ -364,8 +339,7 @@ async function main() {
     const mine = names.filter((n) => n.startsWith(set));
     if (mine.length > 0 || !opts.tokenizers) sets.push(await runSet(set, mine, opts));
   }
-  const file = path.join(resultsDir, `compress-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ backend: engine.description, options: opts, sets }, null, 2));
+  const file = writeResult('compress', { backend: engine.description, options: opts, sets });
   console.log(`results: ${path.relative(repoRoot, file)}`);
 }
 

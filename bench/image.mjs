@@ -18,8 +18,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initEngine } from '../packages/core/dist/index.js';
+import { benchOptions, dataRoot, FMNIST_DIRS, repoRoot, resultsDir, writeResult } from './lib/common.mjs';
 import {
   ImageDataset,
   ImageTokenizer,
@@ -32,58 +32,27 @@ import {
   trainImageTokenizer,
 } from '../packages/image/dist/index.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const dataRoot = process.env.VQKIT_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 const CONFIGS = ['fmnist-f4', 'fmnist-f2', 'kodak-f4', 'kodak-f8'];
 
-function parseArgs(argv) {
-  const opts = {
-    config: 'fmnist-f4',
-    minutes: 15,
-    steps: undefined,
-    ablation: false,
-    evalOnly: false,
-    lr: undefined,
-    batch: undefined,
-    decay: undefined,
-    restartThreshold: undefined,
-    seed: 0,
-    backend: 'auto',
-    threads: undefined,
-    fmnist: '/usr/share/datasets/fashion-mnist',
-    kodak: path.join(dataRoot, 'images/kodak'),
-    maxTest: undefined,
-    out: undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--config') opts.config = next();
-    else if (arg === '--minutes') opts.minutes = Number(next());
-    else if (arg === '--steps') opts.steps = Number(next());
-    else if (arg === '--ablation') opts.ablation = true;
-    else if (arg === '--eval-only') opts.evalOnly = true;
-    else if (arg === '--lr') opts.lr = Number(next());
-    else if (arg === '--batch') opts.batch = Number(next());
-    else if (arg === '--decay') opts.decay = Number(next());
-    else if (arg === '--restart-threshold') opts.restartThreshold = Number(next());
-    else if (arg === '--seed') opts.seed = Number(next());
-    else if (arg === '--backend') opts.backend = next();
-    else if (arg === '--threads') opts.threads = Number(next());
-    else if (arg === '--fmnist') opts.fmnist = next();
-    else if (arg === '--kodak') opts.kodak = next();
-    else if (arg === '--max-test') opts.maxTest = Number(next());
-    else if (arg === '--out') opts.out = next();
-    else if (arg === '--help' || arg === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0]);
-      process.exit(0);
-    } else throw new Error(`unknown option ${arg} (see --help)`);
-  }
+function parseOptions() {
+  const opts = benchOptions(import.meta.url, {
+    config: { type: 'string', default: 'fmnist-f4' },
+    minutes: { type: 'number', default: 15 },
+    steps: { type: 'integer' },
+    ablation: { type: 'boolean', default: false },
+    evalOnly: { type: 'boolean', default: false },
+    lr: { type: 'number' },
+    batch: { type: 'integer' },
+    decay: { type: 'number' },
+    restartThreshold: { type: 'number' },
+    seed: { type: 'number', default: 0 },
+    backend: { type: 'string', default: 'auto' },
+    threads: { type: 'integer' },
+    fmnist: { type: 'string', default: FMNIST_DIRS[0] },
+    kodak: { type: 'string', default: path.join(dataRoot, 'images/kodak') },
+    maxTest: { type: 'integer' },
+    out: { type: 'string' },
+  });
   if (!CONFIGS.includes(opts.config)) throw new Error(`--config must be one of ${CONFIGS.join(', ')}`);
   if (!(opts.minutes > 0)) throw new Error('--minutes must be > 0');
   return opts;
@@ -268,12 +237,12 @@ async function evaluateKodak(tokenizer, opts) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOptions();
   const info = await initEngine({ backend: opts.backend, threads: opts.threads });
   console.error(`image bench: backend ${info.description}`);
   const preset = imagePreset(opts.config);
   const name = `${opts.config}${opts.ablation ? '-ablation' : ''}`;
-  const dir = opts.out ?? path.join(here, 'results', 'tokenizers', name);
+  const dir = opts.out ?? path.join(resultsDir, 'tokenizers', name);
   const dataset = await datasetFor(opts, preset);
 
   let training;
@@ -302,10 +271,7 @@ async function main() {
     evalSeconds,
   };
   tokenizer.dispose();
-  const resultsDir = path.join(here, 'results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const out = path.join(resultsDir, `image-${name}-${record.date.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+  const out = writeResult(`image-${name}`, record);
 
   const t = record.training;
   const rows = [

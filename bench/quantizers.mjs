@@ -18,38 +18,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { FiniteScalarQuantizer, ResidualVectorQuantizer, VectorQuantizer, initEngine } from '../packages/core/dist/index.js';
+import { benchOptions } from './lib/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tf = createRequire(path.join(here, '../packages/core/package.json'))('@tensorflow/tfjs');
 
-function parseArgs(argv) {
-  const opts = { backends: ['vqkit-cpu', 'cpu'], n: 4096, dim: 64, k: 512, reps: 3, study: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${arg} needs a positive integer`);
-      return v;
-    };
-    if (arg === '--backends') opts.backends = value().split(',').filter(Boolean);
-    else if (arg === '--n') opts.n = int();
-    else if (arg === '--dim') opts.dim = int();
-    else if (arg === '--k') opts.k = int();
-    else if (arg === '--reps') opts.reps = int();
-    else if (arg === '--study') opts.study = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 14).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown option ${arg} (see --help)`);
-  }
-  return opts;
-}
-const opts = parseArgs(process.argv.slice(2));
+const opts = benchOptions(import.meta.url, {
+  backends: { type: 'list', default: ['vqkit-cpu', 'cpu'] },
+  n: { type: 'integer', default: 4096 },
+  dim: { type: 'integer', default: 64 },
+  k: { type: 'integer', default: 512 },
+  reps: { type: 'integer', default: 3 },
+  study: { type: 'boolean', default: false },
+});
 
 function best(reps, fn) {
   let min = Infinity;

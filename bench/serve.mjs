@@ -16,38 +16,29 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createImageTokenizerConfig, encodeImage, ImageTokenizer, loadImage, readIdxImages } from '../packages/image/dist/index.js';
+import { benchOptions, dataRoot, isTokenizerDir, repoRoot, resultsDir, writeResult } from './lib/common.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const RESULTS = path.join(here, 'results');
 const require = createRequire(import.meta.url);
 
-function parseArgs(argv) {
-  const opts = { duration: 5, connections: [1, 8, 32], backend: 'auto', concurrency: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === '--help') {
-      console.log('pnpm bench serve [--duration SECONDS] [--connections 1,8,32] [--backend auto|vqkit-cpu|cpu|tfjs-node] [--concurrency N]');
-      process.exit(0);
-    } else if (flag === '--duration') opts.duration = Number(value);
-    else if (flag === '--connections') opts.connections = value.split(',').map(Number);
-    else if (flag === '--backend') opts.backend = value;
-    else if (flag === '--concurrency') opts.concurrency = Number(value);
-    else throw new Error(`unknown option ${flag} (see --help)`);
-    i++;
-  }
-  return opts;
+function parseOptions() {
+  const opts = benchOptions(import.meta.url, {
+    duration: { type: 'number', default: 5 },
+    connections: { type: 'list', default: ['1', '8', '32'] },
+    backend: { type: 'string', default: 'auto' },
+    concurrency: { type: 'integer' },
+  });
+  const connections = opts.connections.map(Number);
+  if (connections.some((c) => !(Number.isInteger(c) && c > 0))) throw new Error('--connections must list positive integers');
+  return { ...opts, connections };
 }
 
-const isTokenizer = (dir) => fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'model.safetensors'));
 
 /** A trained tokenizer from bench/results/tokenizers/NAME, else an untrained one of `config` saved to `tmp`. */
 async function tokenizerDir(name, config, tmp) {
-  const trained = path.join(RESULTS, 'tokenizers', name);
-  if (isTokenizer(trained)) return { dir: trained, trained: true };
+  const trained = path.join(resultsDir, 'tokenizers', name);
+  if (isTokenizerDir(trained)) return { dir: trained, trained: true };
   const dir = path.join(tmp, name);
   const tokenizer = ImageTokenizer.create(config);
   await tokenizer.save(dir);
@@ -63,8 +54,7 @@ async function fmnistPng() {
 }
 
 async function kodakJpeg() {
-  const dataDir = process.env.VQKIT_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
-  const image = await loadImage(path.join(dataDir, 'images/kodak/kodim23.png'), { size: 256, resize: 'center-crop' });
+  const image = await loadImage(path.join(dataRoot, 'images/kodak/kodim23.png'), { size: 256, resize: 'center-crop' });
   return encodeImage(image, 'jpeg', { quality: 90 });
 }
 
@@ -96,7 +86,7 @@ async function post(url, body) {
 const pad = (s, n) => String(s).padStart(n);
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOptions();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-bench-serve-'));
   const reference = createImageTokenizerConfig();
   const fmnist = await tokenizerDir('fmnist-f4', reference, tmp);
@@ -146,9 +136,7 @@ async function main() {
     server.child.kill('SIGTERM');
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  fs.mkdirSync(RESULTS, { recursive: true });
-  const file = path.join(RESULTS, `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ backend, options: opts, autocannon: require('autocannon/package.json').version, cpus: os.cpus().length, rows }, null, 2));
+  const file = writeResult('serve', { backend, options: opts, autocannon: require('autocannon/package.json').version, cpus: os.cpus().length, rows });
   console.log(`results: ${path.relative(repoRoot, file)}`);
 }
 

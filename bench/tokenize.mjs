@@ -13,15 +13,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine } from '@vqkit/core';
 import { AudioTokenizer, DEFAULT_AUDIO_TOKENIZER_CONFIG } from '@vqkit/audio';
 import { fashionMnistConfig, ImageTokenizer } from '@vqkit/image';
 import { tokenizeDataset } from '@vqkit/tokenize';
+import { dataRoot, repoRoot, resultsDir, writeResult } from './lib/common.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
 const { values: args } = parseArgs({
   options: {
     limit: { type: 'string' },
@@ -36,7 +34,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-bench-tokenize-'));
 
 /** The trained bench tokenizer if present, else an untrained one of the same architecture. */
 async function tokenizerFor(name, create) {
-  const trained = path.join(here, 'results/tokenizers', name);
+  const trained = path.join(resultsDir, 'tokenizers', name);
   if (fs.existsSync(path.join(trained, 'config.json'))) return { dir: trained, note: `trained ${name}` };
   const dir = path.join(work, `tokenizer-${name}`);
   const untrained = create();
@@ -65,7 +63,7 @@ const datasets = {
     shardSize: Number(args['shard-size'] ?? 4096),
   }),
   fsdd: async () => {
-    const fsdd = path.join(process.env.VQKIT_DATA_DIR ?? path.join(root, '../shared/data'), 'audio/fsdd');
+    const fsdd = path.join(dataRoot, 'audio/fsdd');
     if (!fs.existsSync(fsdd)) return { skipped: `FSDD not found in ${fsdd}` };
     return { data: [fsdd], tokenizer: await tokenizerFor('fsdd', () => AudioTokenizer.create(DEFAULT_AUDIO_TOKENIZER_CONFIG)), shardSize: Number(args['shard-size'] ?? 500) };
   },
@@ -97,7 +95,7 @@ async function run(set, mode) {
       options.queue = `redis://127.0.0.1:${port}`;
       const workers = Number(mode.slice('queue'.length));
       for (let i = 0; i < workers; i++) {
-        children.push(spawn(process.execPath, [path.join(root, 'packages/cli/dist/main.js'), '--threads', '1', 'worker', '--queue', options.queue], { stdio: 'ignore' }));
+        children.push(spawn(process.execPath, [path.join(repoRoot, 'packages/cli/dist/main.js'), '--threads', '1', 'worker', '--queue', options.queue], { stdio: 'ignore' }));
       }
     }
     const started = performance.now();
@@ -125,8 +123,6 @@ for (const name of args.dataset.split(',')) {
     console.log(row.skipped ? `  ${mode.padEnd(9)} skipped: ${row.skipped}` : `  ${mode.padEnd(9)} ${String(row.items).padStart(6)} items  ${row.seconds.toFixed(1).padStart(6)} s  ${row.itemsPerSecond.toFixed(0).padStart(6)} items/s`);
   }
 }
-fs.mkdirSync(path.join(here, 'results'), { recursive: true });
-const out = path.join(here, 'results', `tokenize-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(out, JSON.stringify({ engine: engine.description, rows }, null, 2));
-console.log(`wrote ${path.relative(root, out)}`);
+const out = writeResult('tokenize', { engine: engine.description, rows });
+console.log(`wrote ${path.relative(repoRoot, out)}`);
 fs.rmSync(work, { recursive: true, force: true });

@@ -20,62 +20,36 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initEngine } from '../packages/core/dist/index.js';
 import { ImageDataset, ImageTokenizer, imageCodeSpace, imagePreset, loadImage, packImageCodes, trainImageTokenizer } from '../packages/image/dist/index.js';
 import { compressVideo, decodeVideo, describeFfmpeg, fpsOf, openVideo, writeVideo } from '../packages/video/dist/index.js';
+import { benchOptions, dataRoot, isTokenizerDir, repoRoot, resultsDir, writeResult } from './lib/common.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const dataRoot = process.env.VQKIT_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
-const resultsDir = path.join(here, 'results');
-
-function parseArgs(argv) {
-  const opts = {
-    clips: [],
-    size: { width: 256, height: 144 },
-    resize: 'center-crop',
-    fps: 'source',
-    keyInterval: 30,
-    tolerances: [0, 0.25],
-    maxFrames: undefined,
-    batch: 8,
-    tokenizer: undefined,
-    trainMinutes: 5,
-    writeRecon: false,
-    backend: 'auto',
-    threads: undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--clip') opts.clips.push(next());
-    else if (arg === '--size') {
-      const m = /^(\d+)x(\d+)$/.exec(next());
-      if (!m) throw new Error('--size must be WxH');
-      opts.size = { width: Number(m[1]), height: Number(m[2]) };
-    } else if (arg === '--resize') opts.resize = next();
-    else if (arg === '--fps') opts.fps = ((v) => (v === 'source' ? v : Number(v)))(next());
-    else if (arg === '--key-interval') opts.keyInterval = Number(next());
-    else if (arg === '--max-frames') opts.maxFrames = Number(next());
-    else if (arg === '--reuse-tolerance') opts.tolerances = next().split(',').map(Number);
-    else if (arg === '--batch') opts.batch = Number(next());
-    else if (arg === '--tokenizer') opts.tokenizer = next();
-    else if (arg === '--train-minutes') opts.trainMinutes = Number(next());
-    else if (arg === '--write-recon') opts.writeRecon = true;
-    else if (arg === '--backend') opts.backend = next();
-    else if (arg === '--threads') opts.threads = Number(next());
-    else throw new Error(`unknown option ${arg}`);
-  }
-  if (opts.clips.length === 0) opts.clips.push(path.join(dataRoot, 'video/flower.mp4'));
-  return opts;
+function parseOptions() {
+  const opts = benchOptions(import.meta.url, {
+    clip: { type: 'repeated', default: [path.join(dataRoot, 'video/flower.mp4')] },
+    size: { type: 'string', default: '256x144' },
+    resize: { type: 'string', default: 'center-crop' },
+    fps: { type: 'string', default: 'source' },
+    keyInterval: { type: 'integer', default: 30 },
+    reuseTolerance: { type: 'list', default: ['0', '0.25'] },
+    maxFrames: { type: 'integer' },
+    batch: { type: 'integer', default: 8 },
+    tokenizer: { type: 'string' },
+    trainMinutes: { type: 'number', default: 5 },
+    writeRecon: { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'auto' },
+    threads: { type: 'integer' },
+  });
+  const size = /^(\d+)x(\d+)$/.exec(opts.size);
+  if (!size) throw new Error('--size must be WxH');
+  const fps = opts.fps === 'source' ? 'source' : Number(opts.fps);
+  if (fps !== 'source' && !(fps > 0)) throw new Error('--fps must be a positive number or "source"');
+  const tolerances = opts.reuseTolerance.map(Number);
+  if (tolerances.some((t) => !(t >= 0))) throw new Error('--reuse-tolerance must list numbers ≥ 0');
+  return { ...opts, clips: opts.clip, size: { width: Number(size[1]), height: Number(size[2]) }, fps, tolerances };
 }
 
-const isTokenizerDir = (dir) => fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'model.safetensors'));
 
 /** Trains the kodak-f4 preset on random crops of all 24 Kodak photos within a time budget. */
 async function trainKodakTokenizer(dir, minutes) {
@@ -200,7 +174,7 @@ async function benchClip(clip, tokenizer, opts, reuseTolerance) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOptions();
   const engine = await initEngine({ backend: opts.backend, threads: opts.threads });
   console.error(`video bench: backend ${engine.description}`);
   const { dir, provenance } = await resolveTokenizer(opts);
@@ -219,8 +193,7 @@ async function main() {
     clips,
   };
   tokenizer.dispose();
-  const out = path.join(resultsDir, `video-${record.date.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
+  const out = writeResult('video', record);
 
   const kbps = (v) => `${(v / 1000).toFixed(2)} kbit/s`;
   const rows = [
