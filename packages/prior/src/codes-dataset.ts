@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileFormatError, InvalidArgumentError } from '@vqkit/core';
+import { AUDIO_TOKENIZER_FORMAT, frameRate, validateAudioTokenizerConfig } from '@vqkit/audio';
 import { IMAGE_TOKENIZER_FORMAT, validateImageTokenizerConfig } from '@vqkit/image';
 import {
   listItems,
@@ -94,6 +95,8 @@ export interface TokenizerInfo {
   codebookSizes: number[];
   /** Images: downsampling factor f (for bits per pixel). */
   downsampling?: number;
+  /** Audio: code frames per second (for bits per second). */
+  framesPerSecond?: number;
 }
 
 /** Codes of a dataset, read back from the cache. */
@@ -112,11 +115,13 @@ export interface TokenizedCodes {
   errors: number;
 }
 
-function tokenizerDownsampling(dir: string): number | undefined {
+/** What the tokenizer's config says about token rates: f for images, frames per second for audio. */
+function tokenizerRates(dir: string): Pick<TokenizerInfo, 'downsampling' | 'framesPerSecond'> {
   const file = path.join(dir, 'config.json');
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: string };
-  if (json.format !== IMAGE_TOKENIZER_FORMAT) return undefined;
-  return validateImageTokenizerConfig(json, file).architecture.downsampling;
+  if (json.format === IMAGE_TOKENIZER_FORMAT) return { downsampling: validateImageTokenizerConfig(json, file).architecture.downsampling };
+  if (json.format === AUDIO_TOKENIZER_FORMAT) return { framesPerSecond: frameRate(validateAudioTokenizerConfig(json, file)) };
+  return {};
 }
 
 function itemName(source: string, index: number | undefined): string {
@@ -139,8 +144,7 @@ export async function loadTokenizedCodes(options: LoadTokenizedCodesOptions): Pr
   const probe = await loadDatasetTokenizer(tokenizerDir);
   const tokenizer: TokenizerInfo = { id: probe.id, dir: tokenizerDir, modality: probe.modality, codebookSizes: [...probe.codebookSizes] };
   probe.dispose();
-  const downsampling = tokenizerDownsampling(tokenizerDir);
-  if (downsampling !== undefined) tokenizer.downsampling = downsampling;
+  Object.assign(tokenizer, tokenizerRates(tokenizerDir));
 
   const listing = await listItems(options.data);
   const cacheDir = path.join(path.resolve(options.cacheDir ?? defaultCodesCacheDir()), tokenizer.id, listing.fingerprint.slice(0, 16));
@@ -210,7 +214,7 @@ export interface PriorDataOptions {
   numClasses?: number;
   /** Audio: sequence pattern. Default 'flatten'. */
   audioPattern?: AudioPattern;
-  /** Audio: code frames per second (for bits per second). */
+  /** Audio: code frames per second (for bits per second). Default: the tokenizer's frame rate. */
   framesPerSecond?: number;
   /** Use this vocabulary (e.g. a validation set for an existing layout). Default: built from the tokenizer and labels. */
   vocabulary?: Vocabulary;
@@ -286,9 +290,10 @@ export function priorDataFromCodes(codes: TokenizedCodes, options: PriorDataOpti
     sequences = items.map((item) => audioCodesToSequence(item.codes, { vocabulary, pattern, classIndex: classOf(item) }));
     sequenceLength = Math.max(...sequences.map((s) => s.length - 1));
     metadata.audioPattern = pattern;
-    if (options.framesPerSecond !== undefined) {
-      metadata.framesPerSecond = options.framesPerSecond;
-      metadata.tokensPerSecond = options.framesPerSecond * levels;
+    const framesPerSecond = options.framesPerSecond ?? tokenizer.framesPerSecond;
+    if (framesPerSecond !== undefined) {
+      metadata.framesPerSecond = framesPerSecond;
+      metadata.tokensPerSecond = framesPerSecond * levels;
     }
   }
   return { vocabulary, sequences, labels, sequenceLength, metadata };

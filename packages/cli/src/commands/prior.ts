@@ -314,7 +314,16 @@ async function runSample(flags: SampleFlags, globals: EngineFlags): Promise<void
     const tokens = samples.reduce((n, s) => n + s.tokens.length, 0);
     console.error(`vqkit: ${count} samples, ${tokens} tokens in ${seconds.toFixed(1)} s (${(tokens / seconds).toFixed(0)} tokens/s)`);
     if (flags.codes !== undefined) {
-      const json = { prior: priorDir, tokenizer: prior.metadata.tokenizer, modality, classIndex: classIndex ?? null, samples: samples.map((s) => ({ codes: Array.from(s.codes), frames: s.frames })) };
+      const vocab = prior.config.vocabulary;
+      const prefix = classIndex === undefined ? vocab.bosId : vocab.firstClassId + classIndex;
+      // sequence: the prior's tokens, prefix (class token or BOS) first.
+      const json = {
+        prior: priorDir,
+        tokenizer: prior.metadata.tokenizer,
+        modality,
+        classIndex: classIndex ?? null,
+        samples: samples.map((s) => ({ codes: Array.from(s.codes), frames: s.frames, sequence: [prefix, ...s.tokens] })),
+      };
       fs.writeFileSync(flags.codes, `${JSON.stringify(json)}\n`);
     }
 
@@ -384,7 +393,7 @@ export function registerPrior(program: Command, groups: CommandGroups): void {
     .option('--dropout <p>', 'dropout while training', '0')
     .option('--context <n>', 'context length (n_positions); default: one whole image / at most 1024 audio tokens')
     .option('--audio-pattern <p>', 'residual audio codes: flatten (frame by frame) or delay', 'flatten')
-    .option('--frames-per-second <x>', 'audio code frames per second (reports bits per second)')
+    .option('--frames-per-second <x>', "audio code frames per second, for bits per second (default: the tokenizer's frame rate)")
     .option('--eval-every <n>', 'validation interval in steps (default: steps / 10)')
     .option('--checkpoint-every <n>', 'checkpoint interval in steps (default: the validation interval)')
     .option('--seed <n>', 'seed of initialisation, data order and dropout', '0')
