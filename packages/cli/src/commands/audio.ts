@@ -35,30 +35,7 @@ import { startEngine, type EngineFlags } from '../engine.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress, formatDuration } from '../progress.js';
 import type { CommandGroups, DecodeRequest } from './groups.js';
-
-function intFlag(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`--${name} must be an integer, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-function numberFlag(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`--${name} must be a number, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-function listFlag(name: string) {
-  return (value: string): number[] => {
-    const parts = value.split(',').map(Number);
-    if (parts.length === 0 || parts.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError(`--${name} must be positive integers separated by commas, got ${JSON.stringify(value)}`);
-    return parts;
-  };
-}
+import { intArg, intListArg, numberArg } from '../flags.js';
 
 interface TrainAudioFlags extends EngineFlags {
   data: string;
@@ -318,26 +295,26 @@ export function registerAudio(_program: Command, groups: CommandGroups): void {
     .option('--validation <dir>', 'validation WAV folder (default: the first training clips)')
     .option('--fsdd', 'the data is the Free Spoken Digit Dataset: train on takes 5+, validate on takes 0–4 (the test split)')
     .option('--config <file>', 'start from this config.json')
-    .option('--sample-rate <hz>', 'model sample rate (default 8000)', intFlag('sample-rate'))
-    .option('--strides <list>', 'encoder strides, e.g. 2,4,4,5 (hop = product; default 160)', listFlag('strides'))
-    .option('--channels <n>', 'channels after the input conv, doubled per stage (default 16)', intFlag('channels'))
-    .option('--max-channels <n>', 'channel cap (default 128)', intFlag('max-channels'))
-    .option('--residual-units <n>', 'residual units per stage (default 1)', intFlag('residual-units'))
-    .option('--latent-dim <n>', 'latent dimension (default 64)', intFlag('latent-dim'))
-    .option('--levels <n>', 'residual quantizer levels (default 6)', intFlag('levels'))
-    .option('--codebook-size <K>', 'codes per level (default 256)', intFlag('codebook-size'))
-    .option('--steps <n>', 'optimizer steps (default 2000)', intFlag('steps'))
-    .option('--batch-size <n>', 'segments per step (default 8)', intFlag('batch-size'))
-    .option('--segment-seconds <s>', 'training segment length (default 0.5)', numberFlag('segment-seconds'))
-    .option('--lr <x>', 'peak learning rate (default 1e-3)', numberFlag('lr'))
-    .option('--warmup-steps <n>', 'linear warmup steps', intFlag('warmup-steps'))
-    .option('--quantizer-dropout <p>', 'probability of training a step with a random level count (default 0.5)', numberFlag('quantizer-dropout'))
-    .option('--seed <n>', 'seed of initialisation, batches and level draws', intFlag('seed'), 0)
-    .option('--checkpoint-every <n>', 'checkpoint every n steps (and at the end / on Ctrl-C)', intFlag('checkpoint-every'), 500)
-    .option('--validate-every <n>', 'validate every n steps (0 = only at the end)', intFlag('validate-every'), 500)
-    .option('--validation-clips <n>', 'validation clips (default 32)', intFlag('validation-clips'))
+    .option('--sample-rate <hz>', 'model sample rate (default 8000)', intArg('sample-rate'))
+    .option('--strides <list>', 'encoder strides, e.g. 2,4,4,5 (hop = product; default 160)', intListArg('strides'))
+    .option('--channels <n>', 'channels after the input conv, doubled per stage (default 16)', intArg('channels'))
+    .option('--max-channels <n>', 'channel cap (default 128)', intArg('max-channels'))
+    .option('--residual-units <n>', 'residual units per stage (default 1)', intArg('residual-units'))
+    .option('--latent-dim <n>', 'latent dimension (default 64)', intArg('latent-dim'))
+    .option('--levels <n>', 'residual quantizer levels (default 6)', intArg('levels'))
+    .option('--codebook-size <K>', 'codes per level (default 256)', intArg('codebook-size'))
+    .option('--steps <n>', 'optimizer steps (default 2000)', intArg('steps'))
+    .option('--batch-size <n>', 'segments per step (default 8)', intArg('batch-size'))
+    .option('--segment-seconds <s>', 'training segment length (default 0.5)', numberArg('segment-seconds'))
+    .option('--lr <x>', 'peak learning rate (default 1e-3)', numberArg('lr'))
+    .option('--warmup-steps <n>', 'linear warmup steps', intArg('warmup-steps'))
+    .option('--quantizer-dropout <p>', 'probability of training a step with a random level count (default 0.5)', numberArg('quantizer-dropout'))
+    .option('--seed <n>', 'seed of initialisation, batches and level draws', intArg('seed'), 0)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps (and at the end / on Ctrl-C)', intArg('checkpoint-every'), 500)
+    .option('--validate-every <n>', 'validate every n steps (0 = only at the end)', intArg('validate-every'), 500)
+    .option('--validation-clips <n>', 'validation clips (default 32)', intArg('validation-clips'))
     .option('--resume', 'continue from the latest checkpoint in the output directory')
-    .option('--time-limit <minutes>', 'stop after this many minutes (outputs written; continue with --resume)', numberFlag('time-limit'))
+    .option('--time-limit <minutes>', 'stop after this many minutes (outputs written; continue with --resume)', numberArg('time-limit'))
     .option('--on-corrupt <policy>', 'unreadable files: skip (reported) or fail', 'skip')
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals<TrainAudioFlags>();
@@ -352,9 +329,9 @@ export function registerAudio(_program: Command, groups: CommandGroups): void {
     .requiredOption('-m, --model <dir>', 'audio tokenizer directory')
     .requiredOption('-o, --output <path>', 'output .vqt (or .json) file')
     .option('--bitrate <rate>', 'target bitrate, e.g. 1.6k or 1600: the most levels within it (default: all levels)')
-    .option('--levels <n>', 'quantizer levels to keep', intFlag('levels'))
+    .option('--levels <n>', 'quantizer levels to keep', intArg('levels'))
     .option('--format <format>', 'vqt or json (default from the output extension, else vqt)')
-    .option('--chunk-seconds <s>', 'process long files in chunks of this many seconds (default 10)', numberFlag('chunk-seconds'))
+    .option('--chunk-seconds <s>', 'process long files in chunks of this many seconds (default 10)', numberArg('chunk-seconds'))
     .action(async (input: string, _opts: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals<EncodeAudioFlags>();
       if (flags.format !== undefined && flags.format !== 'vqt' && flags.format !== 'json') throw new InvalidArgumentError(`--format must be vqt or json, got ${flags.format}`);

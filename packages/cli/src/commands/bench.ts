@@ -6,16 +6,10 @@
  */
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError } from '@vqkit/core';
 import type { CodesInput, ImageF32 } from '@vqkit/image';
 import { startEngine, type EngineFlags } from '../engine.js';
 import { loadImageTokenizer } from '../inference.js';
-
-function positive(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
+import { intOption } from '../flags.js';
 
 /** Calls `run` until `seconds` have passed (after one untimed call); returns calls per second. */
 async function rate(seconds: number, run: () => Promise<void> | void): Promise<number> {
@@ -39,7 +33,7 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'time to measure', '3')
     .action(async (opts: { size: string; seconds: string }, cmd: Command) => {
       const info = await startEngine(cmd.optsWithGlobals<EngineFlags>());
-      const n = positive('size', opts.size);
+      const n = intOption('size', opts.size, 1)!;
       const a = tf.randomNormal([n, n]);
       const b = tf.randomNormal([n, n]);
       const perSecond = await rate(Number(opts.seconds), async () => {
@@ -62,7 +56,7 @@ export function registerBench(program: Command): void {
       await startEngine(cmd.optsWithGlobals<EngineFlags>());
       const tokenizer = await loadImageTokenizer(opts.model, opts.runtime);
       try {
-        const batch = positive('batch', opts.batch);
+        const batch = intOption('batch', opts.batch, 1)!;
         const seconds = Number(opts.seconds);
         const { height, width, channels } = tokenizer.config.preprocessing;
         const images: ImageF32[] = Array.from({ length: batch }, () => ({

@@ -26,6 +26,7 @@ import { loadImageTokenizer } from '../inference.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress } from '../progress.js';
 import type { CommandGroups } from './groups.js';
+import { intOption } from '../flags.js';
 
 const CHOICES: readonly ImageEntropyModelChoice[] = ['auto', 'fixed-length', 'uniform', 'adaptive', 'learned', 'prior'];
 
@@ -34,17 +35,10 @@ interface PriorFlags {
   priorClass?: string;
 }
 
-function intFlag(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
 function loadPrior(flags: PriorFlags): PriorEntropyModel | undefined {
   if (flags.prior === undefined) return undefined;
   const prior = PriorModel.load(flags.prior);
-  return priorEntropyModel(prior, { classIndex: intFlag('prior-class', flags.priorClass, 0) });
+  return priorEntropyModel(prior, { classIndex: intOption('prior-class', flags.priorClass, 0) });
 }
 
 function describeKind(kind: string): string {
@@ -144,14 +138,14 @@ export function registerCompress(program: Command, _groups: CommandGroups): void
     .action(async (opts: { model: string; data: string; context: string; maxImages: string; crop?: string }, cmd: Command) => {
       const context = opts.context as 'left-up' | 'left' | 'up' | 'none';
       if (!['left-up', 'left', 'up', 'none'].includes(context)) throw new InvalidArgumentError(`--context must be left-up, left, up or none, got ${JSON.stringify(opts.context)}`);
-      const maxImages = intFlag('max-images', opts.maxImages, 1)!;
+      const maxImages = intOption('max-images', opts.maxImages, 1)!;
       await startEngine(cmd.optsWithGlobals<EngineFlags>());
       const tokenizer = await ImageTokenizer.load(opts.model);
       const isIdx = /idx\d?-ubyte(\.gz)?$|\.idx(\.gz)?$/.test(opts.data) || (await stat(opts.data)).isFile();
       const dataset = await ImageDataset.load({
         source: isIdx ? { kind: 'idx', images: opts.data, limit: maxImages } : { kind: 'folder', path: opts.data },
         channels: tokenizer.config.preprocessing.channels,
-        ...(opts.crop === undefined ? {} : { cropSize: intFlag('crop', opts.crop, 1) }),
+        ...(opts.crop === undefined ? {} : { cropSize: intOption('crop', opts.crop, 1) }),
       });
       const total = Math.min(maxImages, dataset.train.imageCount);
       const bar = createProgress({ label: 'fit-entropy', total, unit: 'img' });

@@ -43,30 +43,7 @@ import { startEngine, type EngineFlags } from '../engine.js';
 import { loadImageTokenizer } from '../inference.js';
 import { createProgress } from '../progress.js';
 import type { CommandGroups, DecodeRequest } from './groups.js';
-
-function parseIntFlag(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`--${name} must be an integer, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-function parseNumberFlag(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`--${name} must be a number, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-/** `64` or `64x48` (width x height). */
-function parseSize(value: string): { width: number; height: number } {
-  const m = /^(\d+)(?:x(\d+))?$/.exec(value);
-  if (!m) throw new InvalidArgumentError(`a size is N or WxH, got ${JSON.stringify(value)}`);
-  const width = Number(m[1]);
-  return { width, height: m[2] === undefined ? width : Number(m[2]) };
-}
+import { intArg, numberArg, parseSize } from '../flags.js';
 
 const IDX_NAMES = { train: 'train-images-idx3-ubyte', trainLabels: 'train-labels-idx1-ubyte', test: 't10k-images-idx3-ubyte', testLabels: 't10k-labels-idx1-ubyte' };
 
@@ -195,7 +172,7 @@ function datasetOptions(data: string, flags: TrainImageFlags, onWarning: (w: Dat
     channels,
     size: flags.size === undefined ? undefined : parseSize(flags.size),
     resize: flags.resize,
-    cropSize: crop === undefined ? undefined : parseSize(crop),
+    cropSize: crop === undefined ? undefined : parseSize(crop, 'crop'),
     cropsPerImage: flags.cropsPerImage ?? preset?.data.cropsPerImage,
     flipHorizontal: flags.flip ?? preset?.data.flipHorizontal,
     seed: flags.seed,
@@ -380,35 +357,35 @@ export function registerImage(_program: Command, groups: CommandGroups): void {
     .addOption(new Option('--preset <name>', 'architecture and training preset').choices([...IMAGE_PRESET_NAMES]))
     .option('--config <file>', 'start from this config.json instead of a preset')
     .option('--validation <data>', 'validation images (default: the t10k files of an MNIST-style folder)')
-    .option('--validation-fraction <x>', 'hold out this fraction of the training images instead', parseNumberFlag('validation-fraction'))
+    .option('--validation-fraction <x>', 'hold out this fraction of the training images instead', numberArg('validation-fraction'))
     .addOption(new Option('--channels <n>', 'gray (1) or RGB (3) samples').choices(['1', '3']).argParser(Number))
     .option('--size <WxH>', 'bring every image to this size first (see --resize)')
     .addOption(new Option('--resize <policy>', 'how images reach --size').choices(['center-crop', 'resize', 'pad']))
     .option('--crop <WxH>', 'train on random crops of this size (validation: centre crops)')
-    .option('--crops-per-image <n>', 'random crops per image per epoch', parseIntFlag('crops-per-image'))
+    .option('--crops-per-image <n>', 'random crops per image per epoch', intArg('crops-per-image'))
     .option('--flip', 'random horizontal flips')
-    .option('--limit <n>', 'use only the first n images of an IDX file', parseIntFlag('limit'))
+    .option('--limit <n>', 'use only the first n images of an IDX file', intArg('limit'))
     .option('--no-cache', 'decode folder images per batch instead of holding them all in memory')
     .addOption(new Option('--on-corrupt <policy>', 'unreadable files: report and skip, or stop').choices(['skip', 'fail']).default('skip'))
     .addOption(new Option('--downsampling <f>', 'downsampling factor').choices(['2', '4', '8']).argParser(Number))
-    .option('--hidden-channels <n>', 'hidden channels', parseIntFlag('hidden-channels'))
-    .option('--residual-blocks <n>', 'residual blocks in encoder and decoder', parseIntFlag('residual-blocks'))
-    .option('--code-dim <D>', 'latent/code dimension', parseIntFlag('code-dim'))
-    .option('--codebook-size <K>', 'codes per codebook', parseIntFlag('codebook-size'))
-    .option('--decay <x>', 'EMA decay of the codebook', parseNumberFlag('decay'))
-    .option('--commitment <beta>', 'commitment loss weight', parseNumberFlag('commitment'))
+    .option('--hidden-channels <n>', 'hidden channels', intArg('hidden-channels'))
+    .option('--residual-blocks <n>', 'residual blocks in encoder and decoder', intArg('residual-blocks'))
+    .option('--code-dim <D>', 'latent/code dimension', intArg('code-dim'))
+    .option('--codebook-size <K>', 'codes per codebook', intArg('codebook-size'))
+    .option('--decay <x>', 'EMA decay of the codebook', numberArg('decay'))
+    .option('--commitment <beta>', 'commitment loss weight', numberArg('commitment'))
     .option('--no-kmeans-init', 'keep the random codebook instead of k-means on the first batch')
-    .option('--restart-threshold <hits>', 'restart codes used less than this per batch (0 = never)', parseNumberFlag('restart-threshold'))
-    .option('--steps <n>', 'optimizer steps (default: --epochs)', parseIntFlag('steps'))
-    .option('--epochs <n>', 'epochs when --steps is not given (default 10)', parseIntFlag('epochs'))
-    .option('--batch-size <n>', 'images per step (default 64, or the preset\'s)', parseIntFlag('batch-size'))
-    .option('--lr <x>', 'peak learning rate (default 2e-4, or the preset\'s)', parseNumberFlag('lr'))
-    .option('--warmup-steps <n>', 'linear warmup steps', parseIntFlag('warmup-steps'))
-    .option('--seed <n>', 'seed of initialisation, split, shuffling and augmentation', parseIntFlag('seed'), 0)
-    .option('--checkpoint-every <n>', 'checkpoint every n steps (and at the end / on Ctrl-C)', parseIntFlag('checkpoint-every'), 1000)
+    .option('--restart-threshold <hits>', 'restart codes used less than this per batch (0 = never)', numberArg('restart-threshold'))
+    .option('--steps <n>', 'optimizer steps (default: --epochs)', intArg('steps'))
+    .option('--epochs <n>', 'epochs when --steps is not given (default 10)', intArg('epochs'))
+    .option('--batch-size <n>', 'images per step (default 64, or the preset\'s)', intArg('batch-size'))
+    .option('--lr <x>', 'peak learning rate (default 2e-4, or the preset\'s)', numberArg('lr'))
+    .option('--warmup-steps <n>', 'linear warmup steps', intArg('warmup-steps'))
+    .option('--seed <n>', 'seed of initialisation, split, shuffling and augmentation', intArg('seed'), 0)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps (and at the end / on Ctrl-C)', intArg('checkpoint-every'), 1000)
     .option('--resume', 'continue from the latest checkpoint in the output directory')
-    .option('--max-validation-images <n>', 'validation images per epoch (default 1000)', parseIntFlag('max-validation-images'))
-    .option('--time-limit <minutes>', 'stop training after this many minutes (outputs written as for a finished run)', parseNumberFlag('time-limit'))
+    .option('--max-validation-images <n>', 'validation images per epoch (default 1000)', intArg('max-validation-images'))
+    .option('--time-limit <minutes>', 'stop training after this many minutes (outputs written as for a finished run)', numberArg('time-limit'))
     .action(async (data: string, _opts: unknown, cmd: Command) => {
       await trainImage(data, cmd.optsWithGlobals<TrainImageFlags>());
     });

@@ -31,25 +31,12 @@ import { startEngine, type EngineFlags } from '../engine.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress, formatDuration, type ProgressBar } from '../progress.js';
 import type { CommandGroups } from './groups.js';
+import { intOption, numberOption } from '../flags.js';
 
 /** Checkpoint file inside the output directory; training resumes from it. */
 export const PRIOR_CHECKPOINT_FILE = 'checkpoint.safetensors';
 /** Final report inside the output directory. */
 export const PRIOR_REPORT_FILE = 'report.json';
-
-function intOption(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function numberOption(name: string, value: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`--${name} must be ${what}, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 interface TrainPriorFlags {
   tokenizer: string;

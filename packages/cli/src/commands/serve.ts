@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '@vqkit/core';
 import { createServer, loadModelDirectory, parseModelFlag, type ServedModelOptions, type ServeLimits } from '@vqkit/serve';
 import { startEngine, type EngineFlags } from '../engine.js';
+import { collect, intOption, numberOption } from '../flags.js';
 
 interface ServeFlags {
   model?: string[];
@@ -25,28 +26,16 @@ interface ServeFlags {
   log?: boolean;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function intFlag(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
-
 function limitsFrom(flags: ServeFlags): Partial<ServeLimits> {
-  const mb = flags.maxBodyMb === undefined ? undefined : Number(flags.maxBodyMb);
-  if (mb !== undefined && !(mb > 0 && Number.isFinite(mb))) throw new InvalidArgumentError(`--max-body-mb must be a positive number, got ${JSON.stringify(flags.maxBodyMb)}`);
+  const mb = numberOption('max-body-mb', flags.maxBodyMb, (n) => n > 0, 'a positive number');
   return {
     maxBodyBytes: mb === undefined ? undefined : Math.round(mb * 1024 * 1024),
-    maxImagePixels: intFlag('max-pixels', flags.maxPixels, 1),
-    maxAudioSeconds: intFlag('max-audio-seconds', flags.maxAudioSeconds, 1),
-    maxBatch: intFlag('max-batch', flags.maxBatch, 1),
-    maxConcurrent: intFlag('concurrency', flags.concurrency, 1),
-    maxQueue: intFlag('queue', flags.queue, 0),
-    requestTimeoutMs: intFlag('timeout-ms', flags.timeoutMs, 1),
+    maxImagePixels: intOption('max-pixels', flags.maxPixels, 1),
+    maxAudioSeconds: intOption('max-audio-seconds', flags.maxAudioSeconds, 1),
+    maxBatch: intOption('max-batch', flags.maxBatch, 1),
+    maxConcurrent: intOption('concurrency', flags.concurrency, 1),
+    maxQueue: intOption('queue', flags.queue, 0),
+    requestTimeoutMs: intOption('timeout-ms', flags.timeoutMs, 1),
   };
 }
 
@@ -105,7 +94,7 @@ export function registerServe(program: Command): void {
     .option('--timeout-ms <ms>', 'deadline of a request (default 30000)')
     .option('--log', 'log every request (JSON lines on stdout; internal errors are always logged)')
     .action(async (flags: ServeFlags, cmd: Command) => {
-      const port = intFlag('port', flags.port, 0)!;
+      const port = intOption('port', flags.port, 0)!;
       if (port > 65535) throw new InvalidArgumentError(`--port must be at most 65535, got ${port}`);
       const limits = limitsFrom(flags);
       if (flags.model === undefined) throw new InvalidArgumentError('give at least one model to serve: --model [NAME=]DIR');

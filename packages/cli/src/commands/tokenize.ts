@@ -1,16 +1,9 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '@vqkit/core';
 import { runQueueWorker, tokenizeDataset, DEFAULT_QUEUE_NAME } from '@vqkit/tokenize';
 import { startEngine, type EngineFlags } from '../engine.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress, formatDuration } from '../progress.js';
-
-function intOption(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
-}
+import { intOption } from '../flags.js';
 
 interface TokenizeFlags {
   tokenizer: string;

@@ -30,35 +30,13 @@ import { startEngine, type EngineFlags } from '../engine.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress, formatNumber } from '../progress.js';
 import type { CommandGroups, DecodeRequest } from './groups.js';
-
-function parsePositiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-function parseTolerance(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0 && Number.isFinite(n))) throw new InvalidArgumentError(`--reuse-tolerance must be a number ≥ 0, got ${JSON.stringify(value)}`);
-  return n;
-}
+import { intArg, numberArg, parseSize } from '../flags.js';
 
 function parseFps(value: string): number | 'source' {
   if (value === 'source') return value;
   const n = Number(value);
   if (!(n > 0 && n <= 1000)) throw new InvalidArgumentError(`--fps must be 'source' or a frame rate in (0, 1000], got ${JSON.stringify(value)}`);
   return n;
-}
-
-function parseSize(value: string): { width: number; height: number } {
-  const m = /^(\d+)(?:x(\d+))?$/i.exec(value.trim());
-  if (m === null) throw new InvalidArgumentError(`--size must be WxH (e.g. 256x144) or N for a square, got ${JSON.stringify(value)}`);
-  const width = Number(m[1]);
-  const height = Number(m[2] ?? m[1]);
-  if (width < 1 || height < 1) throw new InvalidArgumentError(`--size must be positive, got ${value}`);
-  return { width, height };
 }
 
 interface EncodeVideoFlags extends EngineFlags {
@@ -157,12 +135,12 @@ export function registerVideo(_program: Command, groups: CommandGroups): void {
     .requiredOption('-m, --model <dir>', 'RGB image tokenizer directory')
     .requiredOption('-o, --output <file.vqt>', 'container to write')
     .option('--fps <n|source>', "frame rate: 'source' keeps every frame, a number resamples (drops/repeats frames)", parseFps, 'source' as const)
-    .option('--size <WxH>', 'frame size for the tokenizer (default: the source size)', parseSize)
+    .option('--size <WxH>', 'frame size for the tokenizer (default: the source size)', (value: string) => parseSize(value))
     .addOption(new Option('--resize <policy>', 'how frames reach --size (default center-crop)').choices(['center-crop', 'resize', 'pad']))
-    .option('--key-interval <n>', 'a key frame every n frames', parsePositiveInt('key-interval'), 30)
-    .option('--reuse-tolerance <x>', 'keep the previous code where it is within (1 + x) of the best code\'s latent distance (lossy; 0 = exact codes)', parseTolerance, 0)
-    .option('--max-frames <n>', 'encode at most n frames', parsePositiveInt('max-frames'))
-    .option('--batch-size <n>', 'frames per tokenizer forward pass', parsePositiveInt('batch-size'), 8)
+    .option('--key-interval <n>', 'a key frame every n frames', intArg('key-interval', 1), 30)
+    .option('--reuse-tolerance <x>', 'keep the previous code where it is within (1 + x) of the best code\'s latent distance (lossy; 0 = exact codes)', numberArg('reuse-tolerance', (n) => n >= 0, 'a number ≥ 0'), 0)
+    .option('--max-frames <n>', 'encode at most n frames', intArg('max-frames', 1))
+    .option('--batch-size <n>', 'frames per tokenizer forward pass', intArg('batch-size', 1), 8)
     .option('--ffmpeg <path>', 'ffmpeg executable (default: $VQKIT_FFMPEG, the bundled one, then the system one)')
     .option('--no-quality', 'skip decoding every frame to measure PSNR')
     .option('--report <file.json>', 'also write the per-clip numbers as JSON')
