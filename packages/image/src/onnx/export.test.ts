@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { FileFormatError, initEngine, Rng } from '@vqkit/core';
+import { FileFormatError, initEngine, readOnnxModel, Rng } from '@vqkit/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageF32 } from '../io.js';
 import { createImageTokenizerConfig, type DownsamplingFactor, type ImageQuantizerConfig } from '../model/config.js';
@@ -24,10 +24,10 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function tinyTokenizer(quantizer: ImageQuantizerConfig, downsampling: DownsamplingFactor, channels: 1 | 3, output: 'sigmoid' | 'clamp' = 'sigmoid'): ImageTokenizer {
+function tinyTokenizer(quantizer: ImageQuantizerConfig, downsampling: DownsamplingFactor, channels: 1 | 3, output: 'sigmoid' | 'clamp' = 'sigmoid', hiddenChannels = 8): ImageTokenizer {
   return ImageTokenizer.create(
     createImageTokenizerConfig({
-      architecture: { downsampling, hiddenChannels: 8, residualBlocks: 1, residualHiddenChannels: 4, codeDim: 6, output },
+      architecture: { downsampling, hiddenChannels, residualBlocks: 1, residualHiddenChannels: 4, codeDim: 6, output },
       preprocessing: { height: 16, width: 16, channels },
       quantizer,
     }),
@@ -40,19 +40,25 @@ function randomImages(count: number, height: number, width: number, channels: 1 
   return Array.from({ length: count }, () => ({ data: Float32Array.from({ length: height * width * channels }, () => rng.uniform()), height, width, channels }));
 }
 
-const cases: { name: string; quantizer: ImageQuantizerConfig; f: DownsamplingFactor; channels: 1 | 3; output?: 'clamp' }[] = [
+const cases: { name: string; quantizer: ImageQuantizerConfig; f: DownsamplingFactor; channels: 1 | 3; output?: 'clamp'; hidden?: number }[] = [
   { name: 'VQ, f=4, grey', quantizer: { type: 'vq', codebookSize: 32, kmeansInit: false }, f: 4, channels: 1 },
   { name: 'cosine VQ with a projected codebook, f=8, RGB, clamp output', quantizer: { type: 'vq', codebookSize: 16, kmeansInit: false, cosine: true, codebookDim: 3 }, f: 8, channels: 3, output: 'clamp' },
   { name: 'RVQ (3 levels), f=2', quantizer: { type: 'rvq', codebookSize: 8, levels: 3, kmeansInit: false }, f: 2, channels: 3 },
   { name: 'FSQ [5, 4, 3] with projections, f=4', quantizer: { type: 'fsq', levels: [5, 4, 3] }, f: 4, channels: 1 },
+  // 16+ channels per transposed conv: exported as stride-1 phase Convs + DepthToSpace (fewer use ConvTranspose).
+  { name: 'VQ, f=8, RGB, 32 hidden channels', quantizer: { type: 'vq', codebookSize: 32, kmeansInit: false }, f: 8, channels: 3, hidden: 32 },
 ];
 
 describe('image tokenizer ONNX export', () => {
   for (const c of cases) {
     it(`${c.name}: ONNX Runtime codes and pixels match TF.js`, async () => {
-      const tok = tinyTokenizer(c.quantizer, c.f, c.channels, c.output);
+      const tok = tinyTokenizer(c.quantizer, c.f, c.channels, c.output, c.hidden);
       const dir = tempDir();
       exportImageTokenizerToOnnx(tok, dir);
+      if (c.hidden) {
+        const ops = readOnnxModel(fs.readFileSync(path.join(dir, 'decoder.onnx'))).graph!.node!.map((n) => n.opType);
+        expect(ops).toContain('DepthToSpace');
+      }
       const runtime = await ImageOnnxRuntime.open(dir, tok.id);
       try {
         for (const [h, w] of [
@@ -87,7 +93,6 @@ describe('image tokenizer ONNX export', () => {
     const { encoder, manifest } = exportImageModelToOnnx(tok.model, tok.id);
     tok.dispose();
     expect(manifest.opset).toBe(17);
-    const { readOnnxModel } = await import('@vqkit/core');
     const model = readOnnxModel(encoder);
     const dims = model.graph!.input![0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
     expect(dims).toEqual(['batch', 'height', 'width', 1]);
