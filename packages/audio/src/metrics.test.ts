@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mfcc } from './dsp.js';
 import { InvalidArgumentError } from '@vqkit/core';
-import { MCD_DB_FACTOR, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, reconstructionMetrics, siSnr } from './metrics.js';
+import { MCD_DB_FACTOR, freqt, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, melCepstrum, melCepstrumAlpha, reconstructionMetrics, siSnr } from './metrics.js';
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -113,21 +112,48 @@ describe('mel-cepstral distortion', () => {
     expect(mcdFromCepstra(est, ref, 1)).toBeCloseTo(2 * MCD_DB_FACTOR, 5);
   });
 
-  it('equals the MCD of the MFCCs when no band is near the floor', () => {
-    const [n1, n2] = [noise(4000, 11), noise(4000, 14)];
-    const s = speechLike(4000).map((v, i) => v + 0.01 * n1[i]!);
-    const est = s.map((v, i) => v + 0.05 * n2[i]!);
-    const opts = { sampleRate: 8000, nFft: 256, hopLength: 64, nMels: 40, nMfcc: 14 };
-    expect(melCepstralDistortion(est, s, { sampleRate: 8000 })).toBeCloseTo(mcdFromCepstra(mfcc(est, opts), mfcc(s, opts), 13), 4);
+  it('recovers the cepstrum of a known log spectrum (α = 0) and warps it like SPTK freqt', () => {
+    // ln|H(ω)| = 0.3 + 0.5 cos ω − 0.2 cos 2ω + 0.05 cos 3ω  ⇒  P = |H|² on 129 bins.
+    const bins = 129;
+    const coeffs = [0.3, 0.5, -0.2, 0.05];
+    const logH = (w: number): number => coeffs.reduce((s, c, m) => s + c * Math.cos(m * w), 0);
+    const power = { frames: 1, bins, data: Float32Array.from({ length: bins }, (_, k) => Math.exp(2 * logH((Math.PI * k) / (bins - 1)))) };
+    const c = melCepstrum(power, 8000, { order: 5, alpha: 0 });
+    [0.3, 0.5, -0.2, 0.05, 0, 0].forEach((v, m) => expect(c.data[m]!).toBeCloseTo(v, 5));
+    // Warping then un-warping (−α) returns the cepstrum; a pure c_0 is not changed by warping.
+    const warped = freqt([0.3, 0.5, -0.2, 0.05], 40, 0.31);
+    const back = freqt(warped, 3, -0.31);
+    [0.3, 0.5, -0.2, 0.05].forEach((v, m) => expect(back[m]!).toBeCloseTo(v, 4));
+    expect(Array.from(freqt([0.7], 3, 0.31))).toEqual([0.7, 0, 0, 0]);
+    // Hand-computed first step of the recursion: c̃_1 = (1 − α²)·c_1 for a cepstrum of order 1.
+    expect(freqt([0, 0.5], 1, 0.31)[1]).toBeCloseTo((1 - 0.31 ** 2) * 0.5, 12);
+    expect(melCepstrumAlpha(8000)).toBe(0.312);
+    expect(melCepstrumAlpha(16000)).toBe(0.41);
+  });
+
+  it('matches the hand-computed MCD of a first-order filter (α = 0): c_m = (−1)^{m+1} b^m / m', () => {
+    // y[n] = x[n] + b·x[n−1] has ln|H| = Σ_m (−1)^{m+1} (b^m/m) cos mω, so on white noise
+    // MCD = (10/ln 10)·√(2 Σ_{m=1}^{24} b^{2m}/m²) = 3.1775 dB for b = ½.
+    const x = noise(16000, 21);
+    const b = 0.5;
+    const y = x.map((v, i) => v + b * (i > 0 ? x[i - 1]! : 0));
+    let sum = 0;
+    for (let m = 1; m <= 24; m++) sum += b ** (2 * m) / (m * m);
+    const expected = (10 / Math.LN10) * Math.sqrt(2 * sum);
+    expect(expected).toBeCloseTo(3.1775, 3);
+    // Each frame's periodogram ratio is |H|² up to windowing of a 256-sample frame.
+    expect(melCepstralDistortion(y, x, { sampleRate: 8000, alpha: 0 })).toBeCloseTo(expected, 1);
   });
 
   it('is 0 for identical signals, ~0 under a gain change, and grows with noise', () => {
-    // A little background noise keeps every mel band above the power floor, as in real recordings.
+    // Background noise keeps every STFT bin above the power floor (80 dB under the loudest), as in real recordings.
     const background = noise(4000, 11);
-    const s = speechLike(4000).map((v, i) => v + 0.01 * background[i]!);
+    const s = speechLike(4000).map((v, i) => v + 0.03 * background[i]!);
     const opts = { sampleRate: 8000 };
     expect(melCepstralDistortion(s, s, opts)).toBe(0);
-    expect(melCepstralDistortion(s.map((v) => 0.25 * v), s, opts)).toBeLessThan(1e-3);
+    // A gain only moves c̃_0; with the default 80 dB floor, the few deep periodogram dips it pushes under the floor leave a trace.
+    expect(melCepstralDistortion(s.map((v) => 0.25 * v), s, { ...opts, dynamicRangeDb: 200 })).toBeLessThan(1e-4);
+    expect(melCepstralDistortion(s.map((v) => 0.5 * v), s, opts)).toBeLessThan(0.1);
     const n = noise(4000, 3);
     const values = [0.003, 0.03, 0.3].map((level) => melCepstralDistortion(s.map((v, i) => v + level * n[i]!), s, opts));
     expect(values[0]!).toBeGreaterThan(0);

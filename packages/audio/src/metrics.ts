@@ -5,7 +5,7 @@
  *
  * - SI-SNR (dB): scale-invariant signal-to-noise ratio (Le Roux et al. 2019).
  * - LSD (dB): log-spectral distance.
- * - MCD (dB): mel-cepstral distortion, MFCC-based.
+ * - MCD (dB): mel-cepstral distortion on SPTK-style mel-cepstra (order 24, α 0.31 at 8 kHz).
  *
  * Floors: LSD and MCD take logs of powers, so empty bins need a floor. It is
  * set relative to the *reference*: `dynamicRangeDb` (default 80 dB) below
@@ -15,7 +15,7 @@
  * "distortion" to an otherwise transparent round trip.
  */
 import { InvalidArgumentError } from '@vqkit/core';
-import { applyFilterbank, dctII, melFilterbank, stftPower, type Spectrogram, type StftOptions } from './dsp.js';
+import { stftPower, type Spectrogram, type StftOptions } from './dsp.js';
 
 function checkPair(estimate: Float32Array, reference: Float32Array, what: string): void {
   if (estimate.length !== reference.length) {
@@ -109,7 +109,7 @@ export function logSpectralDistance(estimate: Float32Array, reference: Float32Ar
   return total / ref.frames;
 }
 
-/** 10·√2 / ln 10: converts natural-log cepstral distance to dB (Kubichek 1993). */
+/** 10·√2 / ln 10: MCD = (10/ln 10)·√(2·Σ Δc²) = MCD_DB_FACTOR·‖Δc‖ (Kubichek 1993). */
 export const MCD_DB_FACTOR = (10 * Math.SQRT2) / Math.LN10;
 
 /**
@@ -136,38 +136,136 @@ export function mcdFromCepstra(estimate: Spectrogram, reference: Spectrogram, or
   return (MCD_DB_FACTOR * total) / reference.frames;
 }
 
+/**
+ * All-pass constant α of the mel-cepstrum for a sample rate: the value that
+ * best fits the mel scale: the least-squares fit (step 0.001) of the
+ * all-pass phase response to Fant's mel scale over 0 … Nyquist, as pysptk's
+ * `mcepalpha` (0.312 at 8 kHz, 0.41 at 16 kHz, 0.455 at 22.05 kHz).
+ */
+export function melCepstrumAlpha(sampleRate: number): number {
+  if (!(sampleRate > 0)) throw new InvalidArgumentError(`melCepstrumAlpha: sampleRate must be positive, got ${sampleRate}`);
+  let alpha = alphaCache.get(sampleRate);
+  if (alpha === undefined) {
+    alpha = fitMelCepstrumAlpha(sampleRate);
+    alphaCache.set(sampleRate, alpha);
+  }
+  return alpha;
+}
+
+const alphaCache = new Map<number, number>();
+
+function fitMelCepstrumAlpha(sampleRate: number): number {
+  const points = 1000;
+  // Fant's mel scale (as SPTK/pysptk), normalised to [0, π] over 0 … Nyquist.
+  const mel = (f: number): number => Math.log1p(f / 1000);
+  const melNyquist = mel(sampleRate / 2);
+  const target = Float64Array.from({ length: points }, (_, i) => (Math.PI * mel((i / (points - 1)) * (sampleRate / 2))) / melNyquist);
+  const warp = (alpha: number, w: number): number => w + 2 * Math.atan((alpha * Math.sin(w)) / (1 - alpha * Math.cos(w)));
+  let best = 0;
+  let bestError = Number.POSITIVE_INFINITY;
+  for (let a = 0; a < 1; a += 0.001) {
+    let error = 0;
+    for (let i = 0; i < points; i++) error += (target[i]! - warp(a, (Math.PI * i) / (points - 1))) ** 2;
+    if (error < bestError) {
+      bestError = error;
+      best = a;
+    }
+  }
+  return Math.round(best * 1000) / 1000;
+}
+
+/**
+ * Frequency warping of a cepstrum by the first-order all-pass z̃⁻¹ = (z⁻¹ − α)/(1 − αz⁻¹)
+ * (SPTK's `freqt`): c [c_0 … c_M1] → warped [c̃_0 … c̃_order].
+ */
+export function freqt(c: ArrayLike<number>, order: number, alpha: number): Float64Array {
+  const b = 1 - alpha * alpha;
+  let g = new Float64Array(order + 1);
+  let d = new Float64Array(order + 1);
+  for (let i = c.length - 1; i >= 0; i--) {
+    [d, g] = [g, d];
+    g[0] = c[i]! + alpha * d[0]!;
+    if (order >= 1) g[1] = b * d[0]! + alpha * d[1]!;
+    for (let m = 2; m <= order; m++) g[m] = d[m - 1]! + alpha * (d[m]! - g[m - 1]!);
+  }
+  return g;
+}
+
+/** Options for {@link melCepstrum}. */
+export interface MelCepstrumOptions {
+  /** Cepstral order M: c̃_0 … c̃_M are returned. Default 24. */
+  order?: number;
+  /** All-pass constant α. Default {@link melCepstrumAlpha}(sampleRate) (0.31 at 8 kHz). */
+  alpha?: number;
+}
+
+/**
+ * Mel-cepstra of a power spectrogram (frames × (nFft/2 + 1), powers already
+ * floored > 0), SPTK's definition: ln|H(e^{jω})| = Σ_m c̃_m e^{−jω̃m} on the
+ * all-pass-warped frequency axis ω̃. Per frame: the real cepstrum of the
+ * log power spectrum (= the cosine series of ln|H|, c_0 halved), then
+ * {@link freqt} to order M (pysptk's `sp2mc`). Returns frames × (M + 1).
+ */
+export function melCepstrum(power: Spectrogram, sampleRate: number, options: MelCepstrumOptions = {}): Spectrogram {
+  const { order = 24, alpha = melCepstrumAlpha(sampleRate) } = options;
+  const nFft = 2 * (power.bins - 1);
+  if (!Number.isInteger(order) || order < 1) throw new InvalidArgumentError(`melCepstrum: order must be a positive integer, got ${order}`);
+  if (!(Math.abs(alpha) < 1)) throw new InvalidArgumentError(`melCepstrum: alpha must be in (−1, 1), got ${alpha}`);
+  const half = power.bins - 1;
+  // Cosine table of the inverse real DFT: c_n = (1/N)(L_0 + (−1)^n L_{N/2} + 2 Σ_{k=1}^{N/2−1} L_k cos(2πkn/N)).
+  const cos = new Float64Array((half + 1) * (half + 1));
+  for (let n = 0; n <= half; n++) for (let k = 0; k <= half; k++) cos[n * (half + 1) + k] = Math.cos((2 * Math.PI * ((k * n) % nFft)) / nFft);
+  const out = new Float32Array(power.frames * (order + 1));
+  const logPower = new Float64Array(half + 1);
+  const cepstrum = new Float64Array(half + 1);
+  for (let f = 0; f < power.frames; f++) {
+    for (let k = 0; k <= half; k++) logPower[k] = Math.log(power.data[f * power.bins + k]!);
+    for (let n = 0; n <= half; n++) {
+      const row = n * (half + 1);
+      let s = logPower[0]! + logPower[half]! * cos[row + half]!;
+      for (let k = 1; k < half; k++) s += 2 * logPower[k]! * cos[row + k]!;
+      cepstrum[n] = s / nFft;
+    }
+    // ln P = ĉ_0 + 2 Σ ĉ_n cos(nω) (+ the Nyquist term once) ⇒ ln|H| = ĉ_0/2 + Σ ĉ_n cos(nω): the one-sided series halves c_0 and c_{N/2}.
+    cepstrum[0]! /= 2;
+    cepstrum[half]! /= 2;
+    out.set(freqt(cepstrum, order, alpha), f * (order + 1));
+  }
+  return { frames: power.frames, bins: order + 1, data: out };
+}
+
 /** Options for {@link melCepstralDistortion}. */
 export interface MelCepstralDistortionOptions {
-  /** Sample rate in Hz (for the mel filterbank). */
+  /** Sample rate in Hz (sets the default all-pass constant). */
   sampleRate: number;
-  /** Cepstral order K: coefficients c_1 … c_K are compared. Default 13. */
+  /** Cepstral order M: coefficients c̃_1 … c̃_M are compared. Default 24. */
   order?: number;
+  /** All-pass constant α. Default {@link melCepstrumAlpha}(sampleRate) (0.31 at 8 kHz). */
+  alpha?: number;
   /** FFT size. Default 256 (32 ms at 8 kHz). */
   nFft?: number;
   /** Hop. Default nFft / 4. */
   hopLength?: number;
-  /** Mel bands. Default 40. */
-  nMels?: number;
-  /** Floor mel powers at this many dB below the reference's loudest mel bin. Default 80. */
+  /** Floor powers at this many dB below the reference's loudest bin. Default 80. */
   dynamicRangeDb?: number;
 }
 
 /**
- * Mel-cepstral distortion in dB, using MFCCs (orthonormal DCT-II of the
- * natural-log Slaney mel power spectrum, floored as in the module comment;
- * the same coefficients as {@link mfcc} up to the floor) as the mel cepstrum — the common
- * approximation of SPTK mel-cepstra, so absolute values are comparable
- * between runs of this function, not with papers using SPTK.
+ * Mel-cepstral distortion in dB, the standard definition (Kubichek 1993, as
+ * used with SPTK mel-cepstra): MCD = (10/ln 10)·√(2·Σ_{m=1}^{M} (c̃_m − ĉ_m)²)
+ * averaged over frames, c̃ the order-M mel-cepstra ({@link melCepstrum}) of
+ * Hann-windowed STFT power spectra (floored as in the module comment). c̃_0
+ * (log energy) is excluded, so an overall gain does not count.
  */
 export function melCepstralDistortion(estimate: Float32Array, reference: Float32Array, options: MelCepstralDistortionOptions): number {
   checkPair(estimate, reference, 'melCepstralDistortion');
-  const { sampleRate, order = 13, nFft = 256, hopLength = Math.floor(nFft / 4), nMels = 40, dynamicRangeDb = 80 } = options;
-  const filterbank = melFilterbank({ sampleRate, nFft, nMels });
-  const refMel = applyFilterbank(stftPower(reference, { nFft, hopLength }), filterbank);
-  const estMel = applyFilterbank(stftPower(estimate, { nFft, hopLength }), filterbank);
-  const floor = relativeFloor(refMel.data, dynamicRangeDb, 'melCepstralDistortion');
-  const cepstra = (mel: Spectrogram): Spectrogram => dctII({ ...mel, data: mel.data.map((v) => Math.log(Math.max(v, floor))) }, order + 1);
-  return mcdFromCepstra(cepstra(estMel), cepstra(refMel), order);
+  const { sampleRate, order = 24, alpha, nFft = 256, hopLength = Math.floor(nFft / 4), dynamicRangeDb = 80 } = options;
+  const ref = stftPower(reference, { nFft, hopLength });
+  const est = stftPower(estimate, { nFft, hopLength });
+  const floor = relativeFloor(ref.data, dynamicRangeDb, 'melCepstralDistortion');
+  const floored = (p: Spectrogram): Spectrogram => ({ ...p, data: p.data.map((v) => Math.max(v, floor)) });
+  const cepstra = (p: Spectrogram): Spectrogram => melCepstrum(floored(p), sampleRate, { order, ...(alpha === undefined ? {} : { alpha }) });
+  return mcdFromCepstra(cepstra(est), cepstra(ref), order);
 }
 
 /** The three reconstruction metrics for one clip. */
