@@ -15,3 +15,5 @@ export * from './train/evaluate.js';
 export * from './train/trainer.js';
 export * from './train/report.js';
 export * from './codes.js';
+export * from './onnx/export.js';
+export * from './onnx/runtime.js';

@@ -13,12 +13,18 @@
  * yields the unchunked codes and chunked decoding has no seams. The signal
  * is zero-padded at the end to a whole number of frames first, so both paths
  * see exactly the same input.
+ *
+ * Inference runtime: a tokenizer loaded from a directory that holds a current
+ * ONNX export (`vqkit export onnx`, see onnx/export.ts) runs the asynchronous
+ * `encode` / `decodeAsync` / `reconstruct` on ONNX Runtime, through the same
+ * chunking; the synchronous `encodeSamples` / `decode` always use TF.js.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { computeTokenizerId, FileFormatError, InvalidArgumentError, loadModuleFromBytes, moduleToSafetensors, writeFileAtomic } from '@vqkit/core';
-import { planChunks, processChunked } from './chunking.js';
+import type { InferenceRuntime } from '@vqkit/image';
+import { planChunks, processChunked, type Chunk, type ChunkingOptions } from './chunking.js';
 import { AudioCodec, receptiveField } from './model/codec.js';
 import {
   availableBitrates,
@@ -30,6 +36,7 @@ import {
   validateAudioTokenizerConfig,
   type AudioTokenizerConfig,
 } from './model/config.js';
+import { openAudioOnnxRuntime, type AudioOnnxRuntime } from './onnx/runtime.js';
 import { resample } from './resample.js';
 import { readWavMono } from './wav.js';
 
@@ -67,6 +74,28 @@ export interface AudioEncodeOptions extends AudioChunkOptions {
   bitrate?: number;
 }
 
+/** Options of {@link AudioTokenizer.load}. */
+export interface AudioTokenizerLoadOptions {
+  /**
+   * Inference engine of `encode` / `decodeAsync` / `reconstruct`: `'auto'`
+   * (default) uses ONNX Runtime when the directory holds an ONNX export of
+   * these weights (`vqkit export onnx`) and onnxruntime-node loads, else
+   * TF.js; `'onnx'` requires it; `'tfjs'` never uses it.
+   */
+  runtime?: InferenceRuntime;
+  /** Where the ONNX export is. Default `<dir>/onnx`. */
+  onnxDir?: string;
+  /** ONNX Runtime intra-op threads. Default: ORT's choice (one per core). */
+  onnxThreads?: number;
+}
+
+/** One chunk of an encode: the samples the encoder sees and where its core frames go. */
+interface EncodeChunk {
+  piece: Float32Array;
+  /** Copies the core frames out of the chunk's codes [chunk frames, levels] (at least `levels` wide rows). */
+  store(codes: Int32Array, rowWidth: number): void;
+}
+
 /** Audio to encode: a WAV path or bytes, or mono samples with their rate. */
 export type AudioInput = string | Uint8Array | { samples: Float32Array; sampleRate: number };
 
@@ -101,6 +130,9 @@ export function writeAudioTokenizerFiles(dir: string, config: AudioTokenizerConf
 export class AudioTokenizer {
   readonly config: AudioTokenizerConfig;
   readonly model: AudioCodec;
+  /** ONNX Runtime sessions when the ONNX path is in use. */
+  private onnx: AudioOnnxRuntime | undefined;
+  private runtimeReason = 'not loaded from a directory';
 
   constructor(model: AudioCodec) {
     this.model = model;
@@ -113,7 +145,7 @@ export class AudioTokenizer {
   }
 
   /** Loads `config.json` + `model.safetensors`; FileFormatError names the bad file. */
-  static async load(dir: string): Promise<AudioTokenizer> {
+  static async load(dir: string, options: AudioTokenizerLoadOptions = {}): Promise<AudioTokenizer> {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new FileFormatError('tokenizer directory does not exist', dir);
     const configFile = path.join(dir, AUDIO_TOKENIZER_CONFIG_FILE);
     const configText = readFileOrThrow(configFile, 'tokenizer config').toString('utf8');
@@ -133,7 +165,26 @@ export class AudioTokenizer {
       model.dispose();
       throw err;
     }
-    return new AudioTokenizer(model);
+    const tokenizer = new AudioTokenizer(model);
+    try {
+      const choice = await openAudioOnnxRuntime(dir, () => tokenizer.id, options.runtime ?? 'auto', { onnxDir: options.onnxDir, threads: options.onnxThreads });
+      tokenizer.onnx = choice.runtime;
+      tokenizer.runtimeReason = choice.reason ?? '';
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+    return tokenizer;
+  }
+
+  /** The inference engine of the asynchronous API: `'onnx'` (ONNX Runtime) or `'tfjs'`. */
+  get runtime(): 'onnx' | 'tfjs' {
+    return this.onnx ? 'onnx' : 'tfjs';
+  }
+
+  /** One line for logs, e.g. `onnx (ONNX Runtime, …/onnx, opset 17)` or `tfjs (no ONNX export …)`. */
+  get runtimeDescription(): string {
+    return this.onnx ? `onnx (ONNX Runtime, ${this.onnx.dir}, opset ${this.onnx.manifest.opset})` : `tfjs (${this.runtimeReason})`;
   }
 
   /** Writes the tokenizer to `dir`; returns its id. */
@@ -208,33 +259,67 @@ export class AudioTokenizer {
     return { chunkLength, context };
   }
 
-  /** Encodes one input (WAV path/bytes or samples). */
+  /** Encodes one input (WAV path/bytes or samples), on ONNX Runtime when it is in use (see `runtime`). */
   async encode(input: AudioInput, options: AudioEncodeOptions = {}): Promise<EncodedAudio> {
-    return this.encodeSamples(await this.loadAudio(input), options);
+    return this.encodeSamplesAsync(await this.loadAudio(input), options);
   }
 
-  /** Encodes mono samples at the model rate. */
-  encodeSamples(samples: Float32Array, options: AudioEncodeOptions = {}): EncodedAudio {
+  /**
+   * The chunks of an encode and the result they fill: the signal is padded
+   * to whole frames, and each chunk (core + context, whole frames) is encoded
+   * on its own; only its core frames are kept.
+   */
+  private planEncode(samples: Float32Array, options: AudioEncodeOptions): { result: EncodedAudio; chunks: EncodeChunk[] } {
     const levels = this.resolveLevels(options);
     const hop = this.hopLength;
     const length = samples.length;
     const frames = Math.ceil(length / hop);
     const codes = new Int32Array(frames * levels);
-    if (frames === 0) return { codes, frames, levels, length, sampleRate: this.sampleRate };
+    const result: EncodedAudio = { codes, frames, levels, length, sampleRate: this.sampleRate };
+    if (frames === 0) return { result, chunks: [] };
     const padded = new Float32Array(frames * hop);
     padded.set(samples);
     const { chunkLength, context } = this.chunkGeometry(options, receptiveField(this.config).encoder);
-    for (const chunk of planChunks(padded.length, { chunkLength, context, hop })) {
-      const piece = padded.subarray(chunk.inputStart, chunk.inputEnd);
-      const out = tf.tidy(() => this.model.encode(tf.tensor2d(piece, [1, piece.length]), levels));
-      const data = out.dataSync() as Int32Array;
+    const chunks = planChunks(padded.length, { chunkLength, context, hop }).map((chunk: Chunk): EncodeChunk => ({
+      piece: padded.subarray(chunk.inputStart, chunk.inputEnd),
+      store: (data, rowWidth) => {
+        // Keep the frames of the core: frame j of the chunk starts at inputStart + j·hop.
+        const first = (chunk.coreStart - chunk.inputStart) / hop;
+        const count = (chunk.coreEnd - chunk.coreStart) / hop;
+        const at = chunk.coreStart / hop;
+        if (rowWidth === levels) codes.set(data.subarray(first * levels, (first + count) * levels), at * levels);
+        else for (let f = 0; f < count; f++) codes.set(data.subarray((first + f) * rowWidth, (first + f) * rowWidth + levels), (at + f) * levels);
+      },
+    }));
+    return { result, chunks };
+  }
+
+  /** Encodes mono samples at the model rate, on TF.js. */
+  encodeSamples(samples: Float32Array, options: AudioEncodeOptions = {}): EncodedAudio {
+    const { result, chunks } = this.planEncode(samples, options);
+    for (const { piece, store } of chunks) {
+      const out = tf.tidy(() => this.model.encode(tf.tensor2d(piece, [1, piece.length]), result.levels));
+      store(out.dataSync() as Int32Array, result.levels);
       out.dispose();
-      // Keep the frames of the core: frame j of the chunk starts at inputStart + j·hop.
-      const first = (chunk.coreStart - chunk.inputStart) / hop;
-      const count = (chunk.coreEnd - chunk.coreStart) / hop;
-      codes.set(data.subarray(first * levels, (first + count) * levels), (chunk.coreStart / hop) * levels);
     }
-    return { codes, frames, levels, length, sampleRate: this.sampleRate };
+    return result;
+  }
+
+  /**
+   * Encodes mono samples at the model rate, on ONNX Runtime when it is in use
+   * (same chunks as {@link encodeSamples}; the exported encoder emits every
+   * level and the first `levels` are kept, which are the codes of a
+   * `levels`-level encode).
+   */
+  async encodeSamplesAsync(samples: Float32Array, options: AudioEncodeOptions = {}): Promise<EncodedAudio> {
+    const onnx = this.onnx;
+    if (!onnx) return this.encodeSamples(samples, options);
+    const { result, chunks } = this.planEncode(samples, options);
+    for (const { piece, store } of chunks) {
+      const out = await onnx.encode(piece, [1, piece.length]);
+      store(out.codes, out.shape[2]);
+    }
+    return result;
   }
 
   private checkCodes(encoded: Pick<EncodedAudio, 'codes' | 'frames' | 'levels'> & { length?: number }): number {
@@ -263,14 +348,10 @@ export class AudioTokenizer {
    * Long code sequences are decoded in overlapping chunks, cross-faded.
    */
   decode(encoded: Pick<EncodedAudio, 'codes' | 'frames' | 'levels'> & { length?: number }, options: AudioChunkOptions = {}): Float32Array {
-    const length = this.checkCodes(encoded);
-    const { codes, frames, levels } = encoded;
+    const { length, total, chunking } = this.planDecode(encoded, options);
+    const { codes, levels } = encoded;
     const hop = this.hopLength;
-    const total = frames * hop;
-    if (frames === 0) return new Float32Array(0);
-    const { chunkLength, context } = this.chunkGeometry(options, receptiveField(this.config).decoder);
-    // Seams are cross-faded over one frame (beyond the receptive-field margin, the two sides agree anyway).
-    const crossfade = Math.min(hop, chunkLength, 2 * context);
+    if (total === 0) return new Float32Array(0);
     // processChunked only needs the signal's length here: each chunk decodes its own frame range.
     const output = processChunked(
       new Float32Array(total),
@@ -283,19 +364,60 @@ export class AudioTokenizer {
         audio.dispose();
         return result;
       },
-      { chunkLength, context, crossfade, hop },
+      chunking,
     );
     return output.subarray(0, length).slice();
   }
 
-  /** encode → decode at the model rate; returns the input (resampled) and its reconstruction. */
+  /** Chunk plan of a decode (codes checked first). */
+  private planDecode(
+    encoded: Pick<EncodedAudio, 'codes' | 'frames' | 'levels'> & { length?: number },
+    options: AudioChunkOptions,
+  ): { length: number; total: number; plan: Chunk[]; chunking: ChunkingOptions } {
+    const length = this.checkCodes(encoded);
+    const hop = this.hopLength;
+    const total = encoded.frames * hop;
+    if (total === 0) return { length, total, plan: [], chunking: { chunkLength: hop } };
+    const { chunkLength, context } = this.chunkGeometry(options, receptiveField(this.config).decoder);
+    // Seams are cross-faded over one frame (beyond the receptive-field margin, the two sides agree anyway).
+    const crossfade = Math.min(hop, chunkLength, 2 * context);
+    const chunking = { chunkLength, context, crossfade, hop };
+    return { length, total, plan: planChunks(total, chunking), chunking };
+  }
+
+  /**
+   * Like {@link decode}, on ONNX Runtime when it is in use: the same chunks,
+   * each decoded by the exported decoder (which takes any number of leading
+   * levels), stitched with the same cross-fades.
+   */
+  async decodeAsync(encoded: Pick<EncodedAudio, 'codes' | 'frames' | 'levels'> & { length?: number }, options: AudioChunkOptions = {}): Promise<Float32Array> {
+    const onnx = this.onnx;
+    if (!onnx) return this.decode(encoded, options);
+    const { length, total, plan, chunking } = this.planDecode(encoded, options);
+    const { codes, levels } = encoded;
+    const hop = this.hopLength;
+    if (total === 0) return new Float32Array(0);
+    // Decode every chunk first (ONNX Runtime is asynchronous), then stitch them as decode does.
+    const pieces: Float32Array[] = [];
+    for (const chunk of plan) {
+      const f0 = chunk.inputStart / hop;
+      const f1 = chunk.inputEnd / hop;
+      pieces.push((await onnx.decode(codes.subarray(f0 * levels, f1 * levels), [1, f1 - f0, levels])).samples);
+    }
+    const output = processChunked(new Float32Array(total), (_input, chunk) => pieces[chunk.index]!, chunking);
+    return output.subarray(0, length).slice();
+  }
+
+  /** encode → decode at the model rate (on the runtime in use); returns the input (resampled) and its reconstruction. */
   async reconstruct(input: AudioInput, options: AudioEncodeOptions = {}): Promise<{ input: Float32Array; output: Float32Array; encoded: EncodedAudio }> {
     const samples = await this.loadAudio(input);
-    const encoded = this.encodeSamples(samples, options);
-    return { input: samples, output: this.decode(encoded, options), encoded };
+    const encoded = await this.encodeSamplesAsync(samples, options);
+    return { input: samples, output: await this.decodeAsync(encoded, options), encoded };
   }
 
   dispose(): void {
+    void this.onnx?.release();
+    this.onnx = undefined;
     this.model.dispose();
   }
 }
