@@ -14,6 +14,10 @@
 // Throughput is images/s of the model call alone (pixels in memory → codes,
 // codes → pixels), at batch 1 and 256 (Fashion-MNIST 28×28×1) and batch 1
 // and 16 (256×256 RGB crops of Kodak photos). Both paths get the same batch.
+// ONNX Runtime is measured with thread spinning off (vqkit's default: it
+// shares the process with TF.js) and on (a process doing only ONNX inference).
+// The contenders of one row run in alternating rounds, so on a shared machine
+// they see the same load; the load average is printed and recorded.
 // Untrained models have the trained ones' architecture, so their speed is the
 // same; parity on them is still a valid check of the graphs.
 import fs from 'node:fs';
@@ -47,7 +51,7 @@ function parseArgs(argv) {
     else if (arg === '--threads') opts.threads = Number(next());
     else if (arg === '--backend') opts.backend = next();
     else if (arg === '--help' || arg === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 18).join('\n'));
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 22).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }
@@ -67,39 +71,59 @@ async function tokenizerFor(explicit, candidates, preset) {
   return { tokenizer: ImageTokenizer.create({ ...config, quantizer: { ...config.quantizer, kmeansInit: false } }), source: `untrained ${preset} preset` };
 }
 
-/** Runs `fn` (async, processing `items` images) until `seconds` have passed; returns images/s. */
-async function throughput(items, fn) {
-  await fn(); // warm-up (graph optimisation, kernel selection, allocations)
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < opts.seconds * 1000) {
-    await fn();
-    n += items;
+/**
+ * images/s of each contender (async functions processing `items` images per
+ * call): after a warm-up call each (graph optimisation, kernel selection,
+ * allocations), the contenders take turns in ROUNDS slices of
+ * `seconds / ROUNDS` each, so a load that comes and goes hits all of them alike.
+ */
+const ROUNDS = 6;
+async function throughputs(items, contenders) {
+  const entries = Object.entries(contenders);
+  for (const [, fn] of entries) await fn();
+  const acc = Object.fromEntries(entries.map(([k]) => [k, { n: 0, ms: 0 }]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, fn] of entries) {
+      const t0 = performance.now();
+      do {
+        await fn();
+        acc[k].n += items;
+      } while (performance.now() - t0 < (opts.seconds * 1000) / ROUNDS);
+      acc[k].ms += performance.now() - t0;
+    }
   }
-  return (n / (performance.now() - t0)) * 1000;
+  return Object.fromEntries(entries.map(([k]) => [k, (acc[k].n / acc[k].ms) * 1000]));
 }
 
 async function exportTo(tokenizer) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vqkit-bench-onnx-'));
   exportImageTokenizerToOnnx(tokenizer, dir);
-  return { dir, runtime: await ImageOnnxRuntime.open(dir, tokenizer.id, { threads: opts.threads }) };
+  return {
+    dir,
+    runtime: await ImageOnnxRuntime.open(dir, tokenizer.id, { threads: opts.threads }),
+    spinning: await ImageOnnxRuntime.open(dir, tokenizer.id, { threads: opts.threads, spinning: true }),
+  };
 }
 
 /** Encode/decode images/s on both paths for a [batch, H, W, C] input. */
-async function measure(tokenizer, runtime, pixels, shape) {
+async function measure(tokenizer, onnx, pixels, shape) {
   const model = tokenizer.model;
   const input = tf.tensor4d(pixels, shape);
   const codes = model.encode(input);
   const codesData = codes.dataSync();
   const batch = shape[0];
-  const result = {
-    tfjsEncode: await throughput(batch, async () => tf.tidy(() => model.encode(input)).dispose()),
-    onnxEncode: await throughput(batch, () => runtime.encode(pixels, shape)),
-    tfjsDecode: await throughput(batch, async () => tf.tidy(() => model.decode(codes)).dispose()),
-    onnxDecode: await throughput(batch, () => runtime.decode(codesData, codes.shape)),
-  };
+  const enc = await throughputs(batch, {
+    tfjs: async () => tf.tidy(() => model.encode(input)).dispose(),
+    onnx: () => onnx.runtime.encode(pixels, shape),
+    onnxSpin: () => onnx.spinning.encode(pixels, shape),
+  });
+  const dec = await throughputs(batch, {
+    tfjs: async () => tf.tidy(() => model.decode(codes)).dispose(),
+    onnx: () => onnx.runtime.decode(codesData, codes.shape),
+    onnxSpin: () => onnx.spinning.decode(codesData, codes.shape),
+  });
   tf.dispose([input, codes]);
-  return result;
+  return { tfjsEncode: enc.tfjs, onnxEncode: enc.onnx, onnxSpinEncode: enc.onnxSpin, tfjsDecode: dec.tfjs, onnxDecode: dec.onnx, onnxSpinDecode: dec.onnxSpin };
 }
 
 /** Codes and pixels of both paths over the whole test set; mismatching codes are checked for ties. */
@@ -159,7 +183,7 @@ const fmt = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const engine = await initEngine({ backend: opts.backend });
 console.log(`TF.js backend: ${engine.description}; ONNX Runtime intra-op threads: ${opts.threads ?? 'default'}; ${os.cpus().length} CPUs`);
 const rows = [];
-const results = { engine: engine.description, threads: opts.threads ?? null, seconds: opts.seconds, rows, parity: undefined };
+const results = { engine: engine.description, threads: opts.threads ?? null, seconds: opts.seconds, cpu: os.cpus()[0]?.model, loadAverage: { start: os.loadavg(), end: undefined }, rows, parity: undefined };
 
 const fmnist = await tokenizerFor(opts.fmnist, ['fmnist-f4', 'fmnist-f4-small'], 'fmnist-f4');
 console.log(`Fashion-MNIST tokenizer: ${fmnist.source}`);
@@ -167,7 +191,7 @@ const fm = await exportTo(fmnist.tokenizer);
 const test = await readIdxImages(path.join(fmnistDir, 't10k-images-idx3-ubyte.gz'));
 for (const batch of [1, 256]) {
   const pixels = Float32Array.from(test.data.subarray(0, batch * 28 * 28), (v) => v / 255);
-  rows.push({ model: 'fmnist 28x28x1', batch, ...(await measure(fmnist.tokenizer, fm.runtime, pixels, [batch, 28, 28, 1])) });
+  rows.push({ model: 'fmnist 28x28x1', batch, ...(await measure(fmnist.tokenizer, fm, pixels, [batch, 28, 28, 1])) });
 }
 const count = Math.min(opts.maxTest, test.count);
 results.parity = await parity(fmnist.tokenizer, fm.runtime, test, count);
@@ -176,16 +200,19 @@ const kodak = await tokenizerFor(opts.kodak, ['kodak-f8'], 'kodak-f8');
 console.log(`Kodak tokenizer: ${kodak.source}`);
 const kd = await exportTo(kodak.tokenizer);
 for (const batch of [1, 16]) {
-  rows.push({ model: 'kodak 256x256x3', batch, ...(await measure(kodak.tokenizer, kd.runtime, await kodakCrops(batch, 256), [batch, 256, 256, 3])) });
+  rows.push({ model: 'kodak 256x256x3', batch, ...(await measure(kodak.tokenizer, kd, await kodakCrops(batch, 256), [batch, 256, 256, 3])) });
 }
 
-console.log('\nimages/s            batch   TF.js enc   ONNX enc  speed-up   TF.js dec   ONNX dec  speed-up');
+const ratio = (a, b) => `${fmt(a)} (${(a / b).toFixed(1)}x)`;
+console.log('\nimages/s (speed-up over TF.js)   TF.js enc   ONNX enc     ONNX enc spin   TF.js dec   ONNX dec     ONNX dec spin');
 for (const r of rows) {
   console.log(
-    `${r.model.padEnd(18)} ${String(r.batch).padStart(6)} ${fmt(r.tfjsEncode).padStart(11)} ${fmt(r.onnxEncode).padStart(10)} ${(r.onnxEncode / r.tfjsEncode).toFixed(1).padStart(8)}x` +
-      ` ${fmt(r.tfjsDecode).padStart(11)} ${fmt(r.onnxDecode).padStart(10)} ${(r.onnxDecode / r.tfjsDecode).toFixed(1).padStart(8)}x`,
+    `${r.model.padEnd(17)} b=${String(r.batch).padEnd(4)} ${fmt(r.tfjsEncode).padStart(11)} ${ratio(r.onnxEncode, r.tfjsEncode).padStart(13)} ${ratio(r.onnxSpinEncode, r.tfjsEncode).padStart(15)}` +
+      ` ${fmt(r.tfjsDecode).padStart(11)} ${ratio(r.onnxDecode, r.tfjsDecode).padStart(13)} ${ratio(r.onnxSpinDecode, r.tfjsDecode).padStart(15)}`,
   );
 }
+results.loadAverage.end = os.loadavg();
+console.log(`\nload average (1/5/15 min) at start ${results.loadAverage.start.map((v) => v.toFixed(2)).join(' ')}, at end ${results.loadAverage.end.map((v) => v.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
 const p = results.parity;
 console.log(
   `\nparity on ${p.images} Fashion-MNIST test images (${p.codesCompared} codes): ${p.mismatches} differing codes` +
@@ -199,5 +226,6 @@ fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`wrote ${path.relative(repoRoot, out)}`);
 for (const r of [fm, kd]) {
   await r.runtime.release();
+  await r.spinning.release();
   fs.rmSync(r.dir, { recursive: true, force: true });
 }

@@ -85,6 +85,8 @@ export interface ImageTokenizerLoadOptions {
   onnxDir?: string;
   /** ONNX Runtime intra-op threads. Default: ORT's choice (one per core). */
   onnxThreads?: number;
+  /** Let ONNX Runtime's idle threads spin (for processes that only run ONNX inference). Default false. */
+  onnxSpinning?: boolean;
 }
 
 export class ImageTokenizer {
@@ -137,7 +139,7 @@ export class ImageTokenizer {
       throw err;
     }
     const tokenizer = new ImageTokenizer(model);
-    const choice = await openImageOnnxRuntime(dir, () => tokenizer.id, options.runtime ?? 'auto', { onnxDir: options.onnxDir, threads: options.onnxThreads });
+    const choice = await openImageOnnxRuntime(dir, () => tokenizer.id, options.runtime ?? 'auto', { onnxDir: options.onnxDir, threads: options.onnxThreads, spinning: options.onnxSpinning });
     tokenizer.onnx = choice.runtime;
     tokenizer.runtimeReason = choice.reason ?? '';
     return tokenizer;

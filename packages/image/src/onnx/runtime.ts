@@ -9,8 +9,11 @@
  * recorded; under `runtime: 'onnx'` it is an error.
  *
  * ONNX Runtime shares the process with TensorFlow.js (and possibly vqkit-cpu
- * worker threads), so intra-op thread spinning is turned off: spinning
+ * worker threads), so intra-op thread spinning is off by default: spinning
  * threads would keep a core busy between runs and slow the JavaScript side.
+ * `spinning: true` turns it on for processes that do nothing but ONNX
+ * inference (it saves the thread wake-up on every node, which matters for
+ * small batches; see docs/onnx.md for measurements).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +30,8 @@ export interface ImageOnnxRuntimeOptions {
   onnxDir?: string;
   /** ONNX Runtime intra-op threads. Default: ORT's default (one per physical core). */
   threads?: number;
+  /** Let idle intra-op threads spin instead of sleeping. Default false (see the module comment). */
+  spinning?: boolean;
 }
 
 type OrtModule = typeof Ort;
@@ -39,12 +44,13 @@ export function loadOnnxRuntime(): Promise<OrtModule> {
 }
 
 /** Session options used for every vqkit ONNX session. */
-export function ortSessionOptions(threads?: number): Ort.InferenceSession.SessionOptions {
+export function ortSessionOptions(threads?: number, spinning = false): Ort.InferenceSession.SessionOptions {
+  const spin = spinning ? '1' : '0';
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     ...(threads ? { intraOpNumThreads: threads } : {}),
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
 }
 
@@ -71,7 +77,7 @@ export class ImageOnnxRuntime {
   ) {}
 
   /** Opens the sessions; throws FileFormatError / BackendError with the reason. */
-  static async open(dir: string, tokenizerId: string, options: { threads?: number } = {}): Promise<ImageOnnxRuntime> {
+  static async open(dir: string, tokenizerId: string, options: Pick<ImageOnnxRuntimeOptions, 'threads' | 'spinning'> = {}): Promise<ImageOnnxRuntime> {
     const manifestFile = path.join(dir, ONNX_MANIFEST_FILE);
     if (!fs.existsSync(manifestFile)) throw new FileFormatError(`no ONNX export (run \`vqkit export onnx\`)`, manifestFile);
     const manifest = readManifest(manifestFile);
@@ -84,7 +90,7 @@ export class ImageOnnxRuntime {
     } catch (err) {
       throw new BackendError(`onnxruntime-node does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    const opts = ortSessionOptions(options.threads);
+    const opts = ortSessionOptions(options.threads, options.spinning);
     const encoder = await ort.InferenceSession.create(path.join(dir, manifest.encoder), opts);
     const decoder = await ort.InferenceSession.create(path.join(dir, manifest.decoder), opts);
     return new ImageOnnxRuntime(ort, encoder, decoder, manifest, dir);
@@ -137,7 +143,7 @@ export async function openImageOnnxRuntime(
   try {
     // The id hashes all weights: only worth computing when there is an export to check it against.
     if (!fs.existsSync(path.join(dir, ONNX_MANIFEST_FILE))) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', dir);
-    return { runtime: await ImageOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads }) };
+    return { runtime: await ImageOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads, spinning: options.spinning }) };
   } catch (err) {
     if (runtime === 'onnx') throw err;
     return { runtime: undefined, reason: err instanceof Error ? err.message : String(err) };
