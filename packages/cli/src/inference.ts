@@ -1,11 +1,12 @@
 /**
- * Loading an image tokenizer for inference commands (encode, decode,
+ * Loading an image or audio tokenizer for inference commands (encode, decode,
  * compress, serve): picks ONNX Runtime or TF.js as `--runtime` /
  * `VQKIT_RUNTIME` asks (default auto: ONNX Runtime when the model directory
  * holds a current `vqkit export onnx` export) and prints which one runs, the
  * way `startEngine` prints the compute backend.
  */
 import { InvalidArgumentError } from '@vqkit/core';
+import { AudioTokenizer } from '@vqkit/audio';
 import { ImageTokenizer, type InferenceRuntime } from '@vqkit/image';
 
 const RUNTIMES: readonly InferenceRuntime[] = ['auto', 'onnx', 'tfjs'];
@@ -20,6 +21,13 @@ export function resolveRuntime(flag?: string): InferenceRuntime {
 /** Loads a tokenizer directory with the requested runtime and reports the choice on stderr. */
 export async function loadImageTokenizer(dir: string, runtimeFlag?: string): Promise<ImageTokenizer> {
   const tokenizer = await ImageTokenizer.load(dir, { runtime: resolveRuntime(runtimeFlag) });
+  console.error(`vqkit: inference ${tokenizer.runtimeDescription}`);
+  return tokenizer;
+}
+
+/** Loads an audio tokenizer directory with the requested runtime and reports the choice on stderr. */
+export async function loadAudioTokenizer(dir: string, runtimeFlag?: string): Promise<AudioTokenizer> {
+  const tokenizer = await AudioTokenizer.load(dir, { runtime: resolveRuntime(runtimeFlag) });
   console.error(`vqkit: inference ${tokenizer.runtimeDescription}`);
   return tokenizer;
 }

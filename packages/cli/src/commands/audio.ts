@@ -7,7 +7,9 @@
  *
  * Any WAV (8–48 kHz, PCM or float, mono or multichannel) is accepted; it is
  * downmixed and resampled to the model's rate. Every command states the
- * bitrate: frame rate × levels × log2 K.
+ * bitrate: frame rate × levels × log2 K. Encode and decode run on ONNX
+ * Runtime when the model directory holds a current `vqkit export onnx`
+ * export (VQKIT_RUNTIME=auto|onnx|tfjs, as for images) and print the choice.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +17,6 @@ import type { Command } from 'commander';
 import { FileFormatError, InvalidArgumentError, writeFileAtomic } from '@vqkit/core';
 import {
   AudioDataset,
-  AudioTokenizer,
   audioCodeSpace,
   formatBitrate,
   packAudioCodes,
@@ -32,6 +33,7 @@ import {
   type SkippedAudioFile,
 } from '@vqkit/audio';
 import { startEngine, type EngineFlags } from '../engine.js';
+import { loadAudioTokenizer } from '../inference.js';
 import { withInterrupt } from '../interrupt.js';
 import { createProgress, formatDuration } from '../progress.js';
 import type { CommandGroups, DecodeRequest } from './groups.js';
@@ -206,7 +208,7 @@ interface AudioCodesJson {
 async function encodeAudio(input: string, flags: EncodeAudioFlags): Promise<void> {
   if (flags.bitrate !== undefined && flags.levels !== undefined) throw new InvalidArgumentError('give --bitrate or --levels, not both');
   await startEngine(flags);
-  const tokenizer = await AudioTokenizer.load(flags.model);
+  const tokenizer = await loadAudioTokenizer(flags.model);
   try {
     const encoded = await tokenizer.encode(input, {
       bitrate: flags.bitrate === undefined ? undefined : parseBitrate(flags.bitrate),
@@ -271,11 +273,11 @@ export async function decodeAudioCodes(request: DecodeRequest): Promise<void> {
   const output = request.options.output as string;
   if (path.extname(output).toLowerCase() !== '.wav') throw new InvalidArgumentError(`audio codes decode to a .wav file, got ${output}`);
   await startEngine(request.globals as EngineFlags);
-  const tokenizer = await AudioTokenizer.load(model);
+  const tokenizer = await loadAudioTokenizer(model);
   try {
     const space = audioCodeSpace(tokenizer);
     const encoded = request.bytes[0] === 0x7b ? parseAudioCodesJson(request.bytes, request.input, space.tokenizerId) : unpackAudioCodes(request.bytes, space).codes;
-    const samples = tokenizer.decode(encoded);
+    const samples = await tokenizer.decodeAsync(encoded);
     fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
     await writeWav(output, samples, { sampleRate: tokenizer.sampleRate, format: 'pcm16' });
     console.log(
