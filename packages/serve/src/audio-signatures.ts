@@ -83,7 +83,7 @@ export function audioTokenizerSignatures(tokenizer: AudioTokenizer, options: Aud
         // Sizes come from the header and are checked before any code is decoded.
         readContainerHeader(bytes, { limits: { maxSegments: 1, maxLevels, maxSymbolsPerSegment: maxFrames * maxLevels, maxTotalSymbols: maxFrames * maxLevels, maxMetadataBytes: 4 } });
         const { codes } = unpackAudioCodes(bytes, space);
-        return wavOutput(tokenizer.decode(codes));
+        return wavOutput(await tokenizer.decodeAsync(codes));
       }),
   };
 
@@ -106,7 +106,7 @@ export function audioTokenizerSignatures(tokenizer: AudioTokenizer, options: Aud
         const { data, shape } = fromNestedIntList(instance.codes, `${where}: codes`, maxFrames * maxLevels);
         if (shape.length !== 2) throw new InvalidArgumentError(`${where}: codes must be a [frames, levels] list, got ${shape.length} dimension(s)`);
         const length = optionalInteger(instance.samples, `${where}: samples`);
-        return wavOutput(tokenizer.decode({ codes: data, frames: shape[0]!, levels: shape[1]!, length }));
+        return wavOutput(await tokenizer.decodeAsync({ codes: data, frames: shape[0]!, levels: shape[1]!, length }));
       }),
   };
 
@@ -148,7 +148,7 @@ export function audioGenerateSignature(prior: PriorModel, tokenizer: AudioTokeni
         if (frames > maxFrames) throw new PayloadTooLargeError(`${where}: ${frames} frames is longer than ${options.maxAudioSeconds} s; at most ${maxFrames} frames`);
         const [sample] = samplePrior(prior, { ...sampling, frames, signal: context.signal });
         const shape = [sample!.frames!, levels];
-        const samples = tokenizer.decode({ codes: sample!.codes, frames: shape[0]!, levels });
+        const samples = await tokenizer.decodeAsync({ codes: sample!.codes, frames: shape[0]!, levels });
         return {
           audio: encodeBinary(encodeWav(clampUnit(samples), { sampleRate: tokenizer.sampleRate })),
           codes: toNestedList(sample!.codes, shape),
