@@ -87,6 +87,8 @@ export interface AudioTokenizerLoadOptions {
   onnxDir?: string;
   /** ONNX Runtime intra-op threads. Default: ORT's choice (one per core). */
   onnxThreads?: number;
+  /** Let ONNX Runtime's idle threads spin (for processes that only run ONNX inference). Default false. */
+  onnxSpinning?: boolean;
 }
 
 /** One chunk of an encode: the samples the encoder sees and where its core frames go. */
@@ -167,7 +169,11 @@ export class AudioTokenizer {
     }
     const tokenizer = new AudioTokenizer(model);
     try {
-      const choice = await openAudioOnnxRuntime(dir, () => tokenizer.id, options.runtime ?? 'auto', { onnxDir: options.onnxDir, threads: options.onnxThreads });
+      const choice = await openAudioOnnxRuntime(dir, () => tokenizer.id, options.runtime ?? 'auto', {
+        onnxDir: options.onnxDir,
+        threads: options.onnxThreads,
+        spinning: options.onnxSpinning,
+      });
       tokenizer.onnx = choice.runtime;
       tokenizer.runtimeReason = choice.reason ?? '';
     } catch (err) {

@@ -7,7 +7,8 @@
  * (tokenizer id), and `onnxruntime-node` must load. Under `runtime: 'auto'`
  * any failure falls back to TensorFlow.js with the reason recorded; under
  * `runtime: 'onnx'` it is an error. Sessions use the image tokenizer's
- * options (CPU provider, full graph optimisation, no thread spinning).
+ * options (CPU provider, full graph optimisation, thread spinning off unless
+ * `spinning` asks for it).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +23,8 @@ export interface AudioOnnxRuntimeOptions {
   onnxDir?: string;
   /** ONNX Runtime intra-op threads. Default: ORT's default (one per physical core). */
   threads?: number;
+  /** Let idle intra-op threads spin instead of sleeping. Default false (ONNX Runtime shares the process with TF.js). */
+  spinning?: boolean;
 }
 
 type OrtModule = Awaited<ReturnType<typeof loadOnnxRuntime>>;
@@ -49,7 +52,7 @@ export class AudioOnnxRuntime {
   ) {}
 
   /** Opens the sessions; throws FileFormatError / BackendError with the reason. */
-  static async open(dir: string, tokenizerId: string, options: { threads?: number } = {}): Promise<AudioOnnxRuntime> {
+  static async open(dir: string, tokenizerId: string, options: Pick<AudioOnnxRuntimeOptions, 'threads' | 'spinning'> = {}): Promise<AudioOnnxRuntime> {
     const manifestFile = path.join(dir, ONNX_MANIFEST_FILE);
     if (!fs.existsSync(manifestFile)) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', manifestFile);
     const manifest = readManifest(manifestFile);
@@ -62,7 +65,7 @@ export class AudioOnnxRuntime {
     } catch (err) {
       throw new BackendError(`onnxruntime-node does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
-    const opts = ortSessionOptions(options.threads);
+    const opts = ortSessionOptions(options.threads, options.spinning);
     const encoder = await ort.InferenceSession.create(path.join(dir, manifest.encoder), opts);
     let decoder: Ort.InferenceSession;
     try {
@@ -124,7 +127,7 @@ export async function openAudioOnnxRuntime(
   try {
     // The id hashes all weights: only worth computing when there is an export to check it against.
     if (!fs.existsSync(path.join(dir, ONNX_MANIFEST_FILE))) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', dir);
-    return { runtime: await AudioOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads }) };
+    return { runtime: await AudioOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads, spinning: options.spinning }) };
   } catch (err) {
     if (runtime === 'onnx') throw err;
     return { runtime: undefined, reason: err instanceof Error ? err.message : String(err) };
