@@ -25,6 +25,7 @@ import {
   InvalidArgumentError,
   MAX_TOTAL_FREQUENCY,
   modelFingerprint,
+  searchLowerBound,
   type CodingContext,
   type EntropyModelSpec,
   type FrequencyTable,
@@ -74,14 +75,7 @@ class MixtureTable implements FrequencyTable {
   }
 
   symbolAt(target: number): number {
-    let lo = 0;
-    let hi = this.size - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.lowerBound(mid) <= target) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return searchLowerBound(this, this.size, target);
   }
 
   /** Image count of s (for tests). */

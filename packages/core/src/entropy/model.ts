@@ -82,6 +82,18 @@ export function searchCumulative(cum: ArrayLike<number>, n: number, target: numb
   return lo;
 }
 
+/** The same search over a table's `lowerBound` (mixtures that compute cumulative counts on demand): the symbol whose interval holds `target`. */
+export function searchLowerBound(table: Pick<FrequencyTable, 'lowerBound'>, size: number, target: number): number {
+  let lo = 0;
+  let hi = size - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (table.lowerBound(mid) <= target) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** A frequency table backed by a cumulative array; what static models hand out. */
 export class CumulativeFrequencyTable implements FrequencyTable {
   readonly total: number;

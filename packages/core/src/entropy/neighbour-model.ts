@@ -18,7 +18,7 @@
 import { ByteReader, ByteWriter } from '../container/bytes.js';
 import { FileFormatError, InvalidArgumentError, VqkitError } from '../errors.js';
 import { codeTensorSize, ContextWalker } from './code-stream.js';
-import { CumulativeFrequencyTable, MAX_TOTAL_FREQUENCY, type CodingContext, type FrequencyTable, type ProbabilityModel } from './model.js';
+import { CumulativeFrequencyTable, MAX_TOTAL_FREQUENCY, searchLowerBound, type CodingContext, type FrequencyTable, type ProbabilityModel } from './model.js';
 import { quantizeFrequencies } from './quantize.js';
 import { modelFingerprint, type EntropyModelSpec } from './spec.js';
 
@@ -123,14 +123,7 @@ class MixedTable implements FrequencyTable {
   }
 
   symbolAt(target: number): number {
-    let lo = 0;
-    let hi = this.size - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.lowerBound(mid) <= target) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return searchLowerBound(this, this.size, target);
   }
 }
 
