@@ -1,20 +1,14 @@
 import fc from 'fast-check';
-import { createLevelModels, decodeCodeTensor, encodeCodeTensor, measureCodeBits, NeighbourContextModelSet, StaticModelSet } from '@vqkit/core';
+import { createLevelModels, decodeCodeTensor, encodeCodeTensor, measureCodeBits, NeighbourContextModelSet, Rng, StaticModelSet } from '@vqkit/core';
 import { describe, expect, it } from 'vitest';
 import { AdaptiveMixtureSpec } from './compress-adaptive.js';
 import { fitEntropyModelToCodes, parseEntropyModel } from './compress-entropy.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+/** Deterministic uniform [0, 1) stream so failures reproduce. */
+const rng = (seed: number): (() => number) => {
+  const r = new Rng(seed);
+  return () => r.uniform();
+};
 
 /** A [h, w] grid whose codes come from a per-image palette of `palette` codes (as photos use different parts of a codebook), copying neighbours often. */
 function paletteGrid(h: number, w: number, k: number, palette: number, seed: number): Int32Array {

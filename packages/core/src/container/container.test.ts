@@ -19,21 +19,16 @@ import { readContainer, readContainerHeader, writeContainer } from './container.
 import { crc32 } from './crc32.js';
 import type { CodeSegment, ContainerHeaderInit, ContainerLimits } from './format.js';
 import { canonicalJson, computeTokenizerId } from './tokenizer-id.js';
+import { Rng } from '../util/rng.js';
 
 const TOKENIZER = computeTokenizerId([canonicalJson({ kind: 'vq', codebookSize: 512 }), new Float32Array([1, 2, 3])]);
 const OTHER_TOKENIZER = computeTokenizerId([canonicalJson({ kind: 'vq', codebookSize: 512 }), new Float32Array([1, 2, 4])]);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+/** Deterministic uniform [0, 1) stream so failures reproduce. */
+const rng = (seed: number): (() => number) => {
+  const r = new Rng(seed);
+  return () => r.uniform();
+};
 
 /** A grid with spatially correlated, skewed codes (what a VQ tokenizer emits for smooth images). */
 function codeGrid(shape: readonly number[], sizes: readonly number[], seed: number): Int32Array {

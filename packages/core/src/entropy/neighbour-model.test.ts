@@ -8,18 +8,13 @@ import { measureCodeBits } from './measure.js';
 import { NeighbourContextModelSet, type NeighbourContextMode } from './neighbour-model.js';
 import { adaptiveSpec, fixedLengthSpec, uniformSpec } from './spec.js';
 import { StaticModelSet } from './static-model.js';
+import { Rng } from '../util/rng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+/** Deterministic uniform [0, 1) stream so failures reproduce. */
+const rng = (seed: number): (() => number) => {
+  const r = new Rng(seed);
+  return () => r.uniform();
+};
 
 /**
  * A synthetic VQ-like code grid [h, w, 1]: codes repeat their left or upper

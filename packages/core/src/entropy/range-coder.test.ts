@@ -10,21 +10,15 @@ import { quantizeFrequencies } from './quantize.js';
 import { FLUSH_BYTES, RangeDecoder, RangeEncoder } from './range-coder.js';
 import { StaticModel } from './static-model.js';
 import { UniformModel } from './uniform-model.js';
+import { Rng } from '../util/rng.js';
 
 type ModelName = 'uniform' | 'adaptive' | 'static' | 'external';
 
-/** Deterministic xorshift PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+/** Deterministic uniform [0, 1) stream so failures reproduce. */
+const rng = (seed: number): (() => number) => {
+  const r = new Rng(seed);
+  return () => r.uniform();
+};
 
 /** Symbols from a geometric-like skewed distribution over [0, k). */
 function skewedStream(k: number, n: number, decay: number, seed: number): number[] {
