@@ -35,9 +35,12 @@ describe('vqkit export onnx', () => {
       createAudioTokenizerConfig({ architecture: { channels: 4, maxChannels: 8, latentDim: 8, strides: [4, 4] }, quantizer: { levels: 3, codebookSize: 16, kmeansInit: false } }),
       { seed: 1 },
     );
-    // The untrained decoder is silent (zero output conv): give it weights so decoded audio is not trivially equal.
-    const [, outputWeight] = tok.model.namedVariables().find(([name]) => name === 'decoder.output.weight')!;
-    outputWeight.assign(outputWeight.onesLike().cumsum(0).mul(0.05));
+    // The untrained decoder is (nearly) silent: a waveform decoder's output conv starts at zero, an iSTFT
+    // decoder's log-magnitudes at −4. Make it audible so decoded audio is not trivially equal.
+    for (const [name, variable] of tok.model.namedVariables()) {
+      if (name === 'decoder.output.weight') variable.assign(variable.onesLike().cumsum(0).mul(0.05));
+      if (name === 'decoder.magnitude.bias') variable.assign(variable.zerosLike());
+    }
     tok.save(model);
     tok.dispose();
     expect(await main(['--backend', 'cpu', 'export', 'onnx', '-m', model])).toBe(0);

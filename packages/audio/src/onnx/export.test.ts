@@ -23,11 +23,17 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/** A tiny untrained tokenizer whose decoder output is not silent (the output conv starts at zero). */
+/**
+ * A tiny untrained tokenizer whose decoder output is not near-silent: the
+ * waveform decoder's output conv starts at zero and the iSTFT decoder's
+ * log-magnitude bias at −4, so those get random values that make outputs of order 1.
+ */
 function tinyTokenizer(input: AudioTokenizerConfigInput, seed = 3): AudioTokenizer {
   const tok = AudioTokenizer.create(createAudioTokenizerConfig(input), { seed });
-  const [, weight] = tok.model.namedVariables().find(([name]) => name === 'decoder.output.weight')!;
-  weight.assign(tf.randomNormal(weight.shape, 0, 0.3, 'float32', seed));
+  for (const [name, variable] of tok.model.namedVariables()) {
+    if (name === 'decoder.output.weight') variable.assign(tf.randomNormal(variable.shape, 0, 0.03, 'float32', seed));
+    if (name === 'decoder.magnitude.bias') variable.assign(tf.randomNormal(variable.shape, -1.5, 0.5, 'float32', seed));
+  }
   return tok;
 }
 
@@ -107,14 +113,38 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 const cases: { name: string; config: AudioTokenizerConfigInput }[] = [
   {
-    name: 'hop 160 (strides 2,4,4,5), 3 levels of 16',
-    config: { architecture: { channels: 4, maxChannels: 8, latentDim: 8, strides: [2, 4, 4, 5] }, quantizer: { levels: 3, codebookSize: 16, kmeansInit: false } },
+    name: 'waveform encoder and decoder, hop 160 (strides 2,4,4,5), 3 levels of 16',
+    config: {
+      architecture: { channels: 4, maxChannels: 8, latentDim: 8, strides: [2, 4, 4, 5], encoder: 'waveform', decoder: 'waveform' },
+      quantizer: { levels: 3, codebookSize: 16, kmeansInit: false },
+    },
   },
   {
-    name: 'hop 24 (strides 3,8), kernel 5, 2 residual units, projected codebooks (dim 3), 4 levels',
+    name: 'waveform encoder and decoder, hop 24 (strides 3,8), kernel 5, 2 residual units, projected codebooks (dim 3), 4 levels',
     config: {
-      architecture: { channels: 6, maxChannels: 16, latentDim: 8, strides: [3, 8], kernelSize: 5, residualUnits: 2 },
+      architecture: { channels: 6, maxChannels: 16, latentDim: 8, strides: [3, 8], kernelSize: 5, residualUnits: 2, encoder: 'waveform', decoder: 'waveform' },
       quantizer: { levels: 4, codebookSize: 8, codebookDim: 3, kmeansInit: false },
+    },
+  },
+  {
+    name: 'STFT encoder + iSTFT decoder (reference framing: hop 160, STFT 256 points every 40, iSTFT 160 every 40), 3 levels',
+    config: {
+      architecture: { channels: 4, maxChannels: 8, latentDim: 8, strides: [2, 4, 4, 5], encoder: 'stft', stftNfft: 256, stftHop: 40, decoder: 'istft', istftHop: 40, istftNfft: 160 },
+      quantizer: { levels: 3, codebookSize: 16, kmeansInit: false },
+    },
+  },
+  {
+    name: 'waveform encoder + iSTFT decoder, hop 20 (strides 4,5), odd iSTFT hop 5, 16-point frames, 2 residual units',
+    config: {
+      architecture: { channels: 4, maxChannels: 8, latentDim: 6, strides: [4, 5], residualUnits: 2, encoder: 'waveform', decoder: 'istft', istftHop: 5, istftNfft: 16 },
+      quantizer: { levels: 2, codebookSize: 8, kmeansInit: false },
+    },
+  },
+  {
+    name: 'STFT encoder (odd hop 5, 8 points) + waveform decoder, hop 20, projected codebooks',
+    config: {
+      architecture: { channels: 4, maxChannels: 8, latentDim: 6, strides: [4, 5], encoder: 'stft', stftHop: 5, stftNfft: 8, decoder: 'waveform' },
+      quantizer: { levels: 3, codebookSize: 8, codebookDim: 4, kmeansInit: false },
     },
   },
 ];
@@ -135,6 +165,7 @@ describe('audio tokenizer ONNX export', () => {
       let ties = 0;
       let codes = 0;
       let worst = 0;
+      let peak = 0;
       try {
         for (const length of [hop, 7 * hop + 5, 2000, 8000]) {
           const samples = signal(length, length);
@@ -148,6 +179,7 @@ describe('audio tokenizer ONNX export', () => {
             const out = await viaOnnx.decodeAsync(expected);
             expect(out.length).toBe(length);
             worst = Math.max(worst, maxAbsDiff(out, ref));
+            peak = ref.reduce((m, v) => Math.max(m, Math.abs(v)), peak);
           }
         }
         expect(worst).toBeLessThan(1e-4);
@@ -159,42 +191,45 @@ describe('audio tokenizer ONNX export', () => {
         expect(tieGaps(tok, samples, expected, wrong)[0]).toBeGreaterThan(1e-3);
         // Few ties, if any, in a few thousand codes.
         expect(ties).toBeLessThanOrEqual(Math.ceil(codes / 500));
-        console.log(`audio ONNX parity (${c.name}): ${codes} codes, ${ties} tied frame(s), max |Δ audio| ${worst.toExponential(2)}`);
+        console.log(`audio ONNX parity (${c.name}): ${codes} codes, ${ties} tied frame(s), max |Δ audio| ${worst.toExponential(2)} (peak ${peak.toFixed(2)})`);
+        expect(peak).toBeGreaterThan(0.05);
       } finally {
         for (const t of [tok, viaOnnx, viaTfjs]) t.dispose();
       }
     });
   }
 
-  it('chunked long signals: the ONNX path goes through the same chunks and cross-fades', async () => {
-    const tok = tinyTokenizer(cases[0]!.config, 7);
-    const dir = tempDir();
-    await tok.save(dir);
-    exportAudioTokenizerToOnnx(tok, path.join(dir, 'onnx'));
-    const viaOnnx = await AudioTokenizer.load(dir);
-    const viaTfjs = await AudioTokenizer.load(dir, { runtime: 'tfjs' });
-    expect(viaOnnx.runtime).toBe('onnx');
-    try {
-      const samples = signal(3 * 8000 + 123, 99);
-      const options = { chunkSeconds: 0.5 };
-      const expected = viaTfjs.encodeSamples(samples, options);
-      const got = await viaOnnx.encodeSamplesAsync(samples, options);
-      // Chunking itself is exact (chunked = unchunked codes on TF.js); the ONNX codes equal them up to ties.
-      expect(Array.from(viaTfjs.encodeSamples(samples).codes)).toEqual(Array.from(expected.codes));
-      const mismatches = expected.codes.reduce((n, v, i) => n + (v === got.codes[i] ? 0 : 1), 0);
-      expect(mismatches).toBeLessThanOrEqual(Math.ceil(expected.codes.length / 500));
-      const ref = viaTfjs.decode(expected, options);
-      const out = await viaOnnx.decodeAsync(expected, options);
-      expect(maxAbsDiff(out, ref)).toBeLessThan(1e-4);
-      // reconstruct runs both halves on ONNX Runtime.
-      const rec = await viaOnnx.reconstruct({ samples, sampleRate: 8000 }, { ...options, levels: 2 });
-      expect(rec.encoded.levels).toBe(2);
-      expect(rec.output.length).toBe(samples.length);
-      expect(maxAbsDiff(rec.output, viaTfjs.decode(rec.encoded, options))).toBeLessThan(1e-4);
-    } finally {
-      for (const t of [tok, viaOnnx, viaTfjs]) t.dispose();
-    }
-  });
+  for (const [label, c] of [['SEANet encoder and decoder', cases[0]!], ['STFT encoder, iSTFT decoder', cases[2]!]] as const) {
+    it(`chunked long signals (${label}): the ONNX path goes through the same chunks and cross-fades`, async () => {
+      const tok = tinyTokenizer(c.config, 7);
+      const dir = tempDir();
+      await tok.save(dir);
+      exportAudioTokenizerToOnnx(tok, path.join(dir, 'onnx'));
+      const viaOnnx = await AudioTokenizer.load(dir);
+      const viaTfjs = await AudioTokenizer.load(dir, { runtime: 'tfjs' });
+      expect(viaOnnx.runtime).toBe('onnx');
+      try {
+        const samples = signal(3 * 8000 + 123, 99);
+        const options = { chunkSeconds: 0.5 };
+        const expected = viaTfjs.encodeSamples(samples, options);
+        const got = await viaOnnx.encodeSamplesAsync(samples, options);
+        // Chunking itself is exact (chunked = unchunked codes on TF.js); the ONNX codes equal them up to ties.
+        expect(Array.from(viaTfjs.encodeSamples(samples).codes)).toEqual(Array.from(expected.codes));
+        const mismatches = expected.codes.reduce((n, v, i) => n + (v === got.codes[i] ? 0 : 1), 0);
+        expect(mismatches).toBeLessThanOrEqual(Math.ceil(expected.codes.length / 500));
+        const ref = viaTfjs.decode(expected, options);
+        const out = await viaOnnx.decodeAsync(expected, options);
+        expect(maxAbsDiff(out, ref)).toBeLessThan(1e-4);
+        // reconstruct runs both halves on ONNX Runtime.
+        const rec = await viaOnnx.reconstruct({ samples, sampleRate: 8000 }, { ...options, levels: 2 });
+        expect(rec.encoded.levels).toBe(2);
+        expect(rec.output.length).toBe(samples.length);
+        expect(maxAbsDiff(rec.output, viaTfjs.decode(rec.encoded, options))).toBeLessThan(1e-4);
+      } finally {
+        for (const t of [tok, viaOnnx, viaTfjs]) t.dispose();
+      }
+    });
+  }
 
   it('the graphs have dynamic batch and length, opset 17, and batch rows are independent', async () => {
     const tok = tinyTokenizer(cases[0]!.config);
