@@ -184,15 +184,6 @@ class LayerWriter {
     return this.g.node('DepthToSpace', [stacked], { blocksize: stride, mode: 'DCR' });
   }
 
-  /** 1×1 Conv from a matrix `weight` [in, out] (and bias [out]): a Linear layer on the channel axis of NCHW. */
-  pointwise(x: string, name: string, weight: Float32Array, inC: number, outC: number, bias?: Float32Array): string {
-    const kernel = new Float32Array(outC * inC);
-    for (let i = 0; i < inC; i++) for (let o = 0; o < outC; o++) kernel[o * inC + i] = weight[i * outC + o]!;
-    const inputs = [x, this.g.initializer(`${name}.weight`, kernel, [outC, inC, 1, 1])];
-    if (bias) inputs.push(this.g.initializer(`${name}.bias`, bias, [outC]));
-    return this.g.node('Conv', inputs, { kernel_shape: [1, 1] });
-  }
-
   relu(x: string): string {
     return this.g.node('Relu', [x]);
   }
@@ -272,7 +263,7 @@ function buildEncoder(model: ImageVQVAE, config: ImageTokenizerConfig, w: Weight
   const C = config.preprocessing.channels;
   const D = arch.codeDim;
   const images = g.input('images', 'float32', ['batch', 'height', 'width', C]);
-  // Transpose first: ONNX Runtime's Sub is ~20× slower reading the caller's input buffer than an arena tensor.
+  // Transpose first: on 256 Fashion-MNIST images ONNX Runtime's Sub took 3.5 ms on the graph input, 0.15 ms after it.
   let h = g.node('Sub', [g.node('Transpose', [images], { perm: [0, 3, 1, 2] }), g.scalar(0.5)]);
   for (let i = 0; i < stages(arch.downsampling); i++) h = L.relu(L.conv(h, `encoder.down${i}`, 2));
   h = L.residualStack(L.conv(h, 'encoder.conv', 1), 'encoder.res', arch.residualBlocks);
