@@ -130,7 +130,9 @@ export async function benchAudioInference(tf, { tokenizerDir, fsddDir, seconds =
       .slice(0, maxClips);
     const clips = [];
     for (const f of files) clips.push((await readWavMono(path.join(fsddDir, f), rate)).samples);
-    console.log(`audio tokenizer ${path.basename(tokenizerDir)} (id ${id}, ${rate} Hz, hop ${tfjs.hopLength}, ${tfjs.config.quantizer.levels} levels); ${clips.length} FSDD test clips`);
+    const a = tfjs.config.architecture;
+    const heads = `${a.encoder ?? 'waveform'} encoder, ${a.decoder ?? 'waveform'} decoder`;
+    console.log(`audio tokenizer ${path.basename(tokenizerDir)} (id ${id}, ${heads}, ${rate} Hz, hop ${tfjs.hopLength}, ${tfjs.config.quantizer.levels} levels); ${clips.length} FSDD test clips`);
 
     // 10 s of speech: test clips end to end.
     const long = new Float32Array(10 * rate);
@@ -177,7 +179,7 @@ export async function benchAudioInference(tf, { tokenizerDir, fsddDir, seconds =
         (p.tiedFrames ? ` (largest relative distance gap between the two choices at a frame's first difference ${p.maxRelativeGap.toExponential(2)})` : '') +
         `; decoded audio max |Δ| ${p.maxAudioDiff.toExponential(2)} (all levels), ${p.maxAudioDiffOneLevel.toExponential(2)} (1 level); decoded peak ${p.decodedPeak.toFixed(2)}`,
     );
-    return { tokenizer: path.relative(process.cwd(), tokenizerDir), tokenizerId: id, rows, parity: p };
+    return { tokenizer: path.relative(process.cwd(), tokenizerDir), tokenizerId: id, architecture: tfjs.config.architecture, rows, parity: p };
   } finally {
     for (const t of [tfjs, onnx, onnxSpin]) t.dispose();
     fs.rmSync(exportDir, { recursive: true, force: true });
