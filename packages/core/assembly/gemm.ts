@@ -14,6 +14,14 @@
 // only its own branch.
 
 import { binaryRange, columnSumsRange, unaryRange } from './vector';
+import {
+  winogradFilterAdjointRange,
+  winogradFilterRange,
+  winogradInputRange,
+  winogradOutputAdjointRange,
+  winogradOutputRange,
+  winogradTiles,
+} from './winograd';
 
 // Micro-tile: MR rows × NR columns of C held in 8 v128 registers. In V8 on
 // x64 this 4×8 kernel ran at ~53 GFLOP/s per core with relaxed_madd (the
@@ -55,6 +63,12 @@ const TASK_COL2IM: i32 = 2;
 const TASK_BINARY: i32 = 3;
 const TASK_UNARY: i32 = 4;
 const TASK_COLUMN_SUMS: i32 = 5;
+/** Winograd F(4×4, 3×3) transforms (assembly/winograd.ts); descriptor words documented at winogradChunk. */
+const TASK_WINOGRAD_INPUT: i32 = 6;
+const TASK_WINOGRAD_OUTPUT: i32 = 7;
+const TASK_WINOGRAD_OUTPUT_ADJOINT: i32 = 8;
+const TASK_WINOGRAD_FILTER: i32 = 9;
+const TASK_WINOGRAD_FILTER_ADJOINT: i32 = 10;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -562,6 +576,35 @@ function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
 }
 
 /**
+ * Chunk `chunk` of `chunks` of a Winograd transform on thread `t`'s scratch.
+ * Descriptor words: A = source, B = destination; tile transforms: C =
+ * geometry pointer (chunks cover tiles); filter transforms: M = input
+ * channels, N = output channels, TRANS_A = 1 to rotate the filter by 180°
+ * (chunks cover input channels).
+ */
+function winogradChunk(desc: usize, kind: i32, t: i32, chunk: i32, chunks: i32): void {
+  const source = <usize>load<u32>(desc, DESC_A);
+  const destination = <usize>load<u32>(desc, DESC_B);
+  const scratch = <usize>load<u32>(desc + DESC_SCRATCH + (<usize>t << 2));
+  if (kind == TASK_WINOGRAD_FILTER || kind == TASK_WINOGRAD_FILTER_ADJOINT) {
+    const inC = load<i32>(desc, DESC_M);
+    const outC = load<i32>(desc, DESC_N);
+    const c0 = chunkStart(inC, 1, chunk, chunks);
+    const c1 = chunkStart(inC, 1, chunk + 1, chunks);
+    if (kind == TASK_WINOGRAD_FILTER) winogradFilterRange(source, destination, inC, outC, load<i32>(desc, DESC_TRANS_A) != 0, scratch, c0, c1);
+    else winogradFilterAdjointRange(source, destination, inC, outC, scratch, c0, c1);
+    return;
+  }
+  const geometry = <usize>load<u32>(desc, DESC_C);
+  const tiles = winogradTiles(geometry);
+  const t0 = chunkStart(tiles, 1, chunk, chunks);
+  const t1 = chunkStart(tiles, 1, chunk + 1, chunks);
+  if (kind == TASK_WINOGRAD_INPUT) winogradInputRange(source, destination, geometry, scratch, t0, t1);
+  else if (kind == TASK_WINOGRAD_OUTPUT) winogradOutputRange(source, destination, geometry, scratch, t0, t1);
+  else winogradOutputAdjointRange(source, destination, geometry, scratch, t0, t1);
+}
+
+/**
  * Entry point of every thread (the host's main thread included, each with
  * its own index `t`): claims chunks of the current task until none is left.
  *
@@ -582,6 +625,7 @@ export function runTask(desc: usize, t: i32): void {
     const kind = load<i32>(desc, DESC_KIND);
     if (kind == TASK_GEMM) gemmChunk(desc, t, chunk, chunks);
     else if (kind == TASK_IM2COL || kind == TASK_COL2IM) convChunk(desc, kind, chunk, chunks);
+    else if (kind >= TASK_WINOGRAD_INPUT) winogradChunk(desc, kind, t, chunk, chunks);
     else vectorChunk(desc, kind, chunk, chunks);
     if (atomic.add<i32>(desc + DESC_DONE, 1) + 1 == chunks) atomic.notify(desc + DESC_DONE);
   }

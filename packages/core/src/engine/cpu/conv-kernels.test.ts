@@ -106,6 +106,39 @@ describe.each(backends)('convolutions on $name', ({ name }) => {
     }
   });
 
+  it('3x3 stride-1 convolutions with channels in multiples of 4 (the Winograd path) and their gradients match tfjs cpu', async () => {
+    const random = seededRandom(17);
+    const shapes: [number, number, number, number, number][] = [
+      // batch, height, width, inC, outC
+      [3, 7, 7, 128, 32],
+      [2, 7, 7, 32, 128],
+      [1, 9, 5, 8, 12],
+      [2, 4, 4, 16, 4],
+      [1, 13, 11, 4, 8],
+      [2, 8, 8, 64, 128],
+      [1, 3, 3, 4, 4],
+    ];
+    const pads: ConvCase['pad'][] = ['same', 'valid', [[0, 0], [2, 0], [1, 2], [0, 0]], [[0, 0], [0, 2], [2, 1], [0, 0]]];
+    for (const [trial, [batch, height, width, inC, outC]] of shapes.entries()) {
+      const pad = pads[trial % pads.length]!;
+      const x = randomArray(random, batch * height * width * inC);
+      const w = randomArray(random, 9 * inC * outC);
+      const fn = () => {
+        const xs = tf.tensor4d(x, [batch, height, width, inC]);
+        const ws = tf.tensor4d(w, [3, 3, inC, outC]);
+        const y = tf.conv2d(xs, ws, 1, pad);
+        const dy = tf.tensor(randomArray(seededRandom(trial), y.size), y.shape);
+        return [y, ...tf.grads((input: tf.Tensor4D, filter: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(input, filter, 1, pad), dy)))([xs, ws])];
+      };
+      const ours = await runOnBackend(name, fn);
+      const reference = await runOnBackend('cpu', fn);
+      for (const [i, label] of ['y', 'dx', 'dw'].entries()) {
+        const err = compareResults({ shapes: [ours.shapes[i]!], values: [ours.values[i]!] }, { shapes: [reference.shapes[i]!], values: [reference.values[i]!] });
+        expect(err, `${label} ${JSON.stringify({ batch, height, width, inC, outC, pad })}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+  });
+
   it('FusedConv2D fuses bias and activations like tfjs cpu', async () => {
     const random = seededRandom(13);
     for (const activation of ['linear', 'relu', 'relu6', 'elu', 'prelu', 'leakyrelu', 'sigmoid'] as const) {

@@ -14,6 +14,7 @@ import type { GemmEngine } from '../gemm.js';
 import {
   columnOpsOf,
   ConvScratch,
+  winogradOpsOf,
   createConv2D,
   createConv2DBackpropFilter,
   createConv2DBackpropInput,
@@ -121,7 +122,7 @@ export function registerVqkitCpuBackend(options: VqkitCpuBackendOptions): string
     return config.kernelFunc;
   };
   const allocator = allocatorOf(options.gemm);
-  const scratch = new ConvScratch(allocator, columnOpsOf(options.gemm));
+  const scratch = new ConvScratch(allocator, columnOpsOf(options.gemm), winogradOpsOf(options.gemm));
   const fast = overrides(options.gemm, vectorOpsOf(options.gemm), scratch, original);
   if (!tf.registerBackend(name, () => new PooledCpuBackend({ allocator }), options.priority ?? 0)) {
     throw new BackendError(`a tfjs backend named '${name}' is already registered by someone else`);

@@ -112,6 +112,25 @@ export interface WasmGemmEngine extends GemmEngine {
   unary(op: VectorUnaryOp, x: Float32Array, out: Float32Array, alpha?: number): void;
   /** out[j] = Σ_i x[i·cols + j] over `rows` rows (accumulated in double precision). */
   columnSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  /**
+   * Winograd F(4×4, 3×3) transforms for 3×3, stride-1, undilated convolutions
+   * (layouts in `assembly/winograd.ts`): with `tiles = winogradTiles(g)`,
+   * V and M are [36][tiles][channels], U is [36][inC][outC]. Channel counts
+   * must be multiples of 4 and at most `winogradMaxChannels`.
+   */
+  readonly winogradMaxChannels: number;
+  /** Tiles (4×4 output blocks over all images) of a geometry. */
+  winogradTiles(geometry: Im2colGeometry): number;
+  /** V = input transform of the NHWC image `x` (`geometry.inChannels` channels, padding from `geometry`). */
+  winogradInput(x: Float32Array, geometry: Im2colGeometry, v: Float32Array): void;
+  /** The NHWC output `y` (outHeight × outWidth × `channels`) from M = V·U. */
+  winogradOutput(m: Float32Array, geometry: Im2colGeometry, channels: number, y: Float32Array): void;
+  /** dM = adjoint of the output transform applied to the NHWC gradient `dy` (`channels` channels). */
+  winogradOutputAdjoint(dy: Float32Array, geometry: Im2colGeometry, channels: number, dm: Float32Array): void;
+  /** U = transform of the HWIO 3×3 filter `w` (rotated by 180° when `flip`). */
+  winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array): void;
+  /** dW (HWIO) = adjoint of the filter transform applied to dU. */
+  winogradFilterAdjoint(du: Float32Array, inChannels: number, outChannels: number, dw: Float32Array): void;
 }
 
 export type VectorBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'sqdiff';
@@ -148,6 +167,13 @@ const TASK_COL2IM = 2;
 const TASK_BINARY = 3;
 const TASK_UNARY = 4;
 const TASK_COLUMN_SUMS = 5;
+const TASK_WINOGRAD_INPUT = 6;
+const TASK_WINOGRAD_OUTPUT = 7;
+const TASK_WINOGRAD_OUTPUT_ADJOINT = 8;
+const TASK_WINOGRAD_FILTER = 9;
+const TASK_WINOGRAD_FILTER_ADJOINT = 10;
+/** Transform points of F(4×4, 3×3). */
+const WINOGRAD_POINTS = 36;
 /**
  * Element-wise tasks over fewer floats than this run on the calling thread
  * alone: they are memory-bound and take well under the cost of waking a
@@ -205,6 +231,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   /** The descriptor as floats (for f32 task parameters). */
   private readonly descFloats: Float32Array;
   private readonly scratchOffsets: number[];
+  readonly winogradMaxChannels: number;
   private readonly userAllocations = new Set<number>();
   private staging: { offset: number; bytes: number } | undefined;
   private disposed = false;
@@ -220,6 +247,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     chunksPerThread: number;
     minChunkFlops: number;
     scratchOffsets: number[];
+    scratchBytes: number;
   }) {
     this.variant = init.variant;
     this.threads = init.threads;
@@ -231,6 +259,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.chunksPerThread = init.chunksPerThread;
     this.minChunkFlops = init.minChunkFlops;
     this.scratchOffsets = init.scratchOffsets;
+    // The input transform keeps a 6×6 patch of every channel plus 36 vectors in the thread's scratch.
+    this.winogradMaxChannels = Math.max(0, Math.floor((init.scratchBytes / 4 - 36 * 4) / 36 / 4) * 4);
     this.desc = new Uint32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD + MAX_THREADS);
     this.descWords = new Int32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD);
     this.geometry = new Int32Array(init.arena.buffer(), GEOMETRY_OFFSET, 14);
@@ -449,6 +479,128 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, cols));
   }
 
+  winogradTiles(g: Im2colGeometry): number {
+    return g.batchSize * Math.ceil(g.outHeight / 4) * Math.ceil(g.outWidth / 4);
+  }
+
+  winogradInput(x: Float32Array, g: Im2colGeometry, v: Float32Array): void {
+    this.assertLive();
+    this.checkWinograd(g, g.inChannels);
+    const { imageLength } = this.writeGeometry(g);
+    const tiles = this.winogradTiles(g);
+    const vLength = WINOGRAD_POINTS * tiles * g.inChannels;
+    this.checkLength(x, imageLength, 'winogradInput: x');
+    this.checkLength(v, vLength, 'winogradInput: v');
+    if (vLength === 0) return;
+    const [ptrX, ptrV] = this.place([
+      { array: x, offset: 0, length: imageLength, copyIn: true },
+      { array: v, offset: 0, length: vLength, copyIn: false },
+    ]) as [number, number];
+    this.runTileTask(TASK_WINOGRAD_INPUT, ptrX, ptrV, vLength, tiles);
+    if (!this.arena.owns(v)) v.set(this.arena.floats(ptrV, vLength));
+  }
+
+  winogradOutput(m: Float32Array, g: Im2colGeometry, channels: number, y: Float32Array): void {
+    this.assertLive();
+    const geometry = { ...g, inChannels: channels };
+    this.checkWinograd(geometry, channels);
+    this.writeGeometry(geometry);
+    const tiles = this.winogradTiles(g);
+    const mLength = WINOGRAD_POINTS * tiles * channels;
+    const yLength = g.batchSize * g.outHeight * g.outWidth * channels;
+    this.checkLength(m, mLength, 'winogradOutput: m');
+    this.checkLength(y, yLength, 'winogradOutput: y');
+    if (yLength === 0) return;
+    const [ptrM, ptrY] = this.place([
+      { array: m, offset: 0, length: mLength, copyIn: true },
+      { array: y, offset: 0, length: yLength, copyIn: false },
+    ]) as [number, number];
+    this.runTileTask(TASK_WINOGRAD_OUTPUT, ptrM, ptrY, mLength, tiles);
+    if (!this.arena.owns(y)) y.set(this.arena.floats(ptrY, yLength));
+  }
+
+  winogradOutputAdjoint(dy: Float32Array, g: Im2colGeometry, channels: number, dm: Float32Array): void {
+    this.assertLive();
+    const geometry = { ...g, inChannels: channels };
+    this.checkWinograd(geometry, channels);
+    this.writeGeometry(geometry);
+    const tiles = this.winogradTiles(g);
+    const mLength = WINOGRAD_POINTS * tiles * channels;
+    const dyLength = g.batchSize * g.outHeight * g.outWidth * channels;
+    this.checkLength(dy, dyLength, 'winogradOutputAdjoint: dy');
+    this.checkLength(dm, mLength, 'winogradOutputAdjoint: dm');
+    if (mLength === 0) return;
+    const [ptrDy, ptrM] = this.place([
+      { array: dy, offset: 0, length: dyLength, copyIn: true },
+      { array: dm, offset: 0, length: mLength, copyIn: false },
+    ]) as [number, number];
+    this.runTileTask(TASK_WINOGRAD_OUTPUT_ADJOINT, ptrDy, ptrM, mLength, tiles);
+    if (!this.arena.owns(dm)) dm.set(this.arena.floats(ptrM, mLength));
+  }
+
+  winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array): void {
+    this.assertLive();
+    this.checkWinogradChannels(inChannels, outChannels);
+    const wLength = 9 * inChannels * outChannels;
+    this.checkLength(w, wLength, 'winogradFilter: w');
+    this.checkLength(u, 4 * wLength, 'winogradFilter: u');
+    if (wLength === 0) return;
+    const [ptrW, ptrU] = this.place([
+      { array: w, offset: 0, length: wLength, copyIn: true },
+      { array: u, offset: 0, length: 4 * wLength, copyIn: false },
+    ]) as [number, number];
+    this.desc[0] = inChannels;
+    this.desc[1] = outChannels;
+    this.desc[6] = flip ? 1 : 0;
+    this.runTileTask(TASK_WINOGRAD_FILTER, ptrW, ptrU, 4 * wLength, inChannels);
+    if (!this.arena.owns(u)) u.set(this.arena.floats(ptrU, 4 * wLength));
+  }
+
+  winogradFilterAdjoint(du: Float32Array, inChannels: number, outChannels: number, dw: Float32Array): void {
+    this.assertLive();
+    this.checkWinogradChannels(inChannels, outChannels);
+    const wLength = 9 * inChannels * outChannels;
+    this.checkLength(du, 4 * wLength, 'winogradFilterAdjoint: du');
+    this.checkLength(dw, wLength, 'winogradFilterAdjoint: dw');
+    if (wLength === 0) return;
+    const [ptrU, ptrW] = this.place([
+      { array: du, offset: 0, length: 4 * wLength, copyIn: true },
+      { array: dw, offset: 0, length: wLength, copyIn: false },
+    ]) as [number, number];
+    this.desc[0] = inChannels;
+    this.desc[1] = outChannels;
+    this.runTileTask(TASK_WINOGRAD_FILTER_ADJOINT, ptrU, ptrW, 4 * wLength, inChannels);
+    if (!this.arena.owns(dw)) dw.set(this.arena.floats(ptrW, wLength));
+  }
+
+  private checkWinogradChannels(...channels: number[]): void {
+    for (const c of channels) {
+      if (!Number.isInteger(c) || c < 0 || c % 4 !== 0 || c > this.winogradMaxChannels) {
+        throw new InvalidArgumentError(`winograd: channel counts must be multiples of 4 up to ${this.winogradMaxChannels}, got ${c}`);
+      }
+    }
+  }
+
+  private checkWinograd(g: Im2colGeometry, channels: number): void {
+    this.checkWinogradChannels(channels);
+    if (g.filterHeight !== 3 || g.filterWidth !== 3 || g.strideHeight !== 1 || g.strideWidth !== 1 || g.dilationHeight !== 1 || g.dilationWidth !== 1) {
+      throw new InvalidArgumentError('winograd: only 3×3 filters with stride 1 and no dilation are supported');
+    }
+  }
+
+  /** Runs a Winograd transform over `units` independent pieces (tiles, resp. input channels). */
+  private runTileTask(kind: number, source: number, destination: number, floats: number, units: number): void {
+    const active = this.pool && floats >= VECTOR_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
+    const desc = this.desc;
+    desc[3] = source;
+    desc[4] = destination;
+    desc[5] = GEOMETRY_OFFSET;
+    const chunks = active === 1 ? 1 : Math.min(units, active * 4);
+    desc[18] = chunks;
+    desc[20] = kind;
+    this.runTask(active, chunks);
+  }
+
   /** Runs an element-wise/reduction task over `units` 16-float pieces, on all threads when it is large. */
   private runVectorTask(kind: number, floats: number, units: number): void {
     const active = this.pool && floats >= VECTOR_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
@@ -631,7 +783,7 @@ export async function createWasmGemmEngine(options: WasmGemmOptions = {}): Promi
       ? await GemmWorkerPool.start({ module, memory, ctrlOffset: CTRL_OFFSET, descOffset: DESC_OFFSET, workers: threads - 1 })
       : undefined;
   if (CTRL_OFFSET + 4 * CTRL_SLOTS > GEOMETRY_OFFSET) throw new BackendError('internal: control block overlaps the geometry block');
-  return new WasmGemmEngineImpl({ variant, threads, arena, kernel, pool, blocking, parallelThreshold, chunksPerThread, minChunkFlops, scratchOffsets });
+  return new WasmGemmEngineImpl({ variant, threads, arena, kernel, pool, blocking, parallelThreshold, chunksPerThread, minChunkFlops, scratchOffsets, scratchBytes });
 }
 
 function instantiate(module: WasmModule, memory: InstanceType<typeof wasmApi.Memory>): GemmExports {
