@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@vqkit/core';
-import { AudioCodec, receptiveField } from './codec.js';
+import { AudioCodec, istft, receptiveField } from './codec.js';
 import { availableBitrates, bitrate, createAudioTokenizerConfig, formatBitrate, frameRate, levelsForBitrate, parseBitrate, validateAudioTokenizerConfig } from './config.js';
 
 beforeAll(async () => {
@@ -53,13 +53,17 @@ describe('AudioCodec', () => {
     model.dispose();
   });
 
-  it('receptiveField bounds how far a change in the input or in one code frame reaches', () => {
-    const model = new AudioCodec(tiny, { seed: 2 });
-    // The decoder's output layer starts at zero (silent); give it weights so changes propagate.
-    const [, outputWeight] = model.namedVariables().find(([name]) => name === 'decoder.output.weight')!;
-    outputWeight.assign(tf.randomNormal(outputWeight.shape, 0, 0.3, 'float32', 4));
+  for (const [encoder, decoder] of [['stft', 'istft'], ['waveform', 'waveform'], ['waveform', 'istft']] as const) {
+  it(`receptiveField bounds how far a change in the input or in one code frame reaches (${encoder} encoder, ${decoder} decoder)`, () => {
+    const config = createAudioTokenizerConfig({ ...tiny, architecture: { ...tiny.architecture, encoder, decoder } });
+    const model = new AudioCodec(config, { seed: 2 });
+    if (decoder === 'waveform') {
+      // The waveform decoder's output layer starts at zero (silent); give it weights so changes propagate.
+      const [, outputWeight] = model.namedVariables().find(([name]) => name === 'decoder.output.weight')!;
+      outputWeight.assign(tf.randomNormal(outputWeight.shape, 0, 0.3, 'float32', 4));
+    }
     const hop = model.hop;
-    const rf = receptiveField(tiny);
+    const rf = receptiveField(config);
     const n = 160 * 40;
     const base = tf.randomNormal([1, n], 0, 0.1, 'float32', 3);
     const t0 = 3200;
@@ -90,5 +94,28 @@ describe('AudioCodec', () => {
     expect(last - (21 * hop - 1)).toBeLessThanOrEqual(rf.decoder);
     tf.dispose([base, bumped, codes]);
     model.dispose();
+  });
+  }
+
+  it('istft inverts a Hann-windowed STFT whose frame f starts at f·hop − (nFft − hop)/2', () => {
+    const [nFft, hop, frames] = [16, 4, 12];
+    const n = frames * hop;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i) + 0.3 * Math.cos(2.1 * i + 1));
+    const bins = nFft / 2 + 1;
+    const re = new Float32Array(frames * bins);
+    const im = new Float32Array(frames * bins);
+    for (let f = 0; f < frames; f++) {
+      for (let k = 0; k < bins; k++) {
+        for (let j = 0; j < nFft; j++) {
+          const t = f * hop - (nFft - hop) / 2 + j;
+          const v = t >= 0 && t < n ? x[t]! * (0.5 - 0.5 * Math.cos((2 * Math.PI * j) / nFft)) : 0;
+          re[f * bins + k] += v * Math.cos((2 * Math.PI * k * j) / nFft);
+          im[f * bins + k] -= v * Math.sin((2 * Math.PI * k * j) / nFft);
+        }
+      }
+    }
+    const y = istft(tf.tensor3d(re, [1, frames, bins]), tf.tensor3d(im, [1, frames, bins]), nFft, hop).dataSync();
+    expect(y.length).toBe(n);
+    for (let t = 0; t < n; t++) expect(y[t]!).toBeCloseTo(x[t]!, 4);
   });
 });

@@ -24,7 +24,31 @@ export interface AudioArchitectureConfig {
   latentDim: number;
   /** Channel cap: stages never exceed this many channels. */
   maxChannels: number;
+  /**
+   * The decoder's output stage. 'waveform' (SEANet): transposed convolutions up to the sample rate.
+   * 'istft' (Vocos-style): the decoder runs at frame rates only and predicts, every `istftHop`
+   * samples, a log-magnitude and a phase spectrum of `istftNfft` points that an inverse STFT
+   * (Hann windows, overlap-add) turns into the waveform. Default 'waveform' (configs written before it existed).
+   */
+  decoder?: AudioDecoderKind;
+  /** iSTFT frame length (even). Default 4 × istftHop. */
+  istftNfft?: number;
+  /** iSTFT hop in samples; must divide the total stride. Default total stride / 4. */
+  istftHop?: number;
+  /**
+   * The encoder's input stage. 'waveform' (SEANet): strided convolutions from the sample rate.
+   * 'stft': the log power spectrum of `stftNfft`-point Hann frames every `stftHop` samples, then
+   * convolutions at frame rates only (several times cheaper per second of audio). Default 'waveform'.
+   */
+  encoder?: AudioEncoderKind;
+  /** STFT frame length of the 'stft' encoder (even). Default 4 × stftHop. */
+  stftNfft?: number;
+  /** STFT hop of the 'stft' encoder; must divide the total stride. Default total stride / 4. */
+  stftHop?: number;
 }
+
+export type AudioDecoderKind = 'waveform' | 'istft';
+export type AudioEncoderKind = 'waveform' | 'stft';
 
 export interface AudioQuantizerConfig {
   /** Residual levels N (the highest bitrate uses all of them). */
@@ -63,13 +87,29 @@ export interface AudioTokenizerConfigInput {
  * The reference config for 8 kHz speech: total stride 160 (50 frames/s),
  * 6 levels of 256 codes (8 bits) → 400 … 2400 bit/s in steps of 400.
  * Channels 16 → 32 → 64 → 128 → 256 (capped at 128) keep a training step
- * affordable on a laptop CPU.
+ * affordable on a laptop CPU. The decoder is the iSTFT head (20 ms frames every
+ * 5 ms): it learns the spectral envelope and the harmonics within a few
+ * thousand CPU steps, where the transposed-convolution decoder still emits a
+ * fixed buzz.
  */
 export const DEFAULT_AUDIO_TOKENIZER_CONFIG: AudioTokenizerConfig = Object.freeze({
   format: AUDIO_TOKENIZER_FORMAT,
   version: AUDIO_TOKENIZER_CONFIG_VERSION,
   sampleRate: 8000,
-  architecture: Object.freeze({ channels: 16, strides: [2, 4, 4, 5], residualUnits: 1, kernelSize: 7, latentDim: 64, maxChannels: 128 }),
+  architecture: Object.freeze({
+    channels: 16,
+    strides: [2, 4, 4, 5],
+    residualUnits: 1,
+    kernelSize: 7,
+    latentDim: 64,
+    maxChannels: 128,
+    decoder: 'istft',
+    istftNfft: 160,
+    istftHop: 40,
+    encoder: 'stft',
+    stftNfft: 256,
+    stftHop: 40,
+  }),
   quantizer: Object.freeze({ levels: 6, codebookSize: 256 }),
 }) as AudioTokenizerConfig;
 
@@ -114,17 +154,57 @@ export function validateAudioTokenizerConfig(value: unknown, where = 'audio toke
   optionalNumber(where, 'quantizer.decay', q.decay, (v) => v > 0 && v < 1, 'in (0, 1)');
   optionalNumber(where, 'quantizer.restartThreshold', q.restartThreshold, (v) => v >= 0, '≥ 0');
   if (q.kmeansInit !== undefined && typeof q.kmeansInit !== 'boolean') fail(where, 'quantizer.kmeansInit must be a boolean');
+  if (a.decoder !== undefined && a.decoder !== 'waveform' && a.decoder !== 'istft') fail(where, `architecture.decoder must be 'waveform' or 'istft', got ${JSON.stringify(a.decoder)}`);
+  if (a.decoder === 'istft') {
+    const hop = a.strides.reduce((p, s) => p * s, 1);
+    const ih = a.istftHop ?? hop / 4;
+    if (!Number.isInteger(ih) || ih < 1 || hop % ih !== 0) fail(where, `architecture.istftHop must be a positive integer dividing the total stride ${hop}, got ${JSON.stringify(a.istftHop)}`);
+    const n = a.istftNfft ?? 4 * ih;
+    if (!Number.isInteger(n) || n % 2 !== 0 || n < ih) fail(where, `architecture.istftNfft must be an even integer ≥ istftHop, got ${JSON.stringify(a.istftNfft)}`);
+  } else if (a.istftHop !== undefined || a.istftNfft !== undefined) {
+    fail(where, "architecture.istftHop / istftNfft apply only to decoder 'istft'");
+  }
+  if (a.encoder !== undefined && a.encoder !== 'waveform' && a.encoder !== 'stft') fail(where, `architecture.encoder must be 'waveform' or 'stft', got ${JSON.stringify(a.encoder)}`);
+  if (a.encoder === 'stft') {
+    const hop = a.strides.reduce((p, s) => p * s, 1);
+    const sh = a.stftHop ?? hop / 4;
+    if (!Number.isInteger(sh) || sh < 1 || hop % sh !== 0) fail(where, `architecture.stftHop must be a positive integer dividing the total stride ${hop}, got ${JSON.stringify(a.stftHop)}`);
+    const n = a.stftNfft ?? 4 * sh;
+    if (!Number.isInteger(n) || n % 2 !== 0 || n < sh) fail(where, `architecture.stftNfft must be an even integer ≥ stftHop, got ${JSON.stringify(a.stftNfft)}`);
+  } else if (a.stftHop !== undefined || a.stftNfft !== undefined) {
+    fail(where, "architecture.stftHop / stftNfft apply only to encoder 'stft'");
+  }
   return c as AudioTokenizerConfig;
 }
 
 /** The reference config with `input` overrides applied, validated. */
 export function createAudioTokenizerConfig(input: AudioTokenizerConfigInput = {}): AudioTokenizerConfig {
   const d = DEFAULT_AUDIO_TOKENIZER_CONFIG;
+  const architecture: Partial<AudioArchitectureConfig> = { ...d.architecture, strides: [...d.architecture.strides], ...input.architecture };
+  // The iSTFT framing follows the decoder kind and the strides unless given: a waveform decoder has none,
+  // and new strides get hop/4 (frames of hop samples) rather than the reference's 40 / 160.
+  if (architecture.decoder !== 'istft') {
+    delete architecture.istftNfft;
+    delete architecture.istftHop;
+  } else if (input.architecture?.strides !== undefined) {
+    const hop = architecture.strides!.reduce((p, s) => p * s, 1);
+    if (input.architecture.istftHop === undefined) architecture.istftHop = hop / 4;
+    if (input.architecture.istftNfft === undefined) architecture.istftNfft = 4 * architecture.istftHop!;
+  }
+  if (architecture.encoder !== 'stft') {
+    delete architecture.stftNfft;
+    delete architecture.stftHop;
+  } else if (input.architecture?.strides !== undefined) {
+    const hop = architecture.strides!.reduce((p, s) => p * s, 1);
+    if (input.architecture.stftHop === undefined) architecture.stftHop = hop / 4;
+    if (input.architecture.stftNfft === undefined) architecture.stftNfft = 4 * architecture.stftHop!;
+  }
+  for (const [key, v] of Object.entries(architecture)) if (v === undefined) delete (architecture as Record<string, unknown>)[key];
   const config = {
     format: AUDIO_TOKENIZER_FORMAT,
     version: AUDIO_TOKENIZER_CONFIG_VERSION,
     sampleRate: input.sampleRate ?? d.sampleRate,
-    architecture: { ...d.architecture, strides: [...d.architecture.strides], ...input.architecture },
+    architecture,
     quantizer: { ...d.quantizer, ...input.quantizer },
   };
   for (const [key, v] of Object.entries(config.quantizer)) if (v === undefined) delete (config.quantizer as Record<string, unknown>)[key];
@@ -151,6 +231,12 @@ export function serializeAudioTokenizerConfig(config: AudioTokenizerConfig): str
       kernelSize: a.kernelSize,
       latentDim: a.latentDim,
       maxChannels: a.maxChannels,
+      ...(a.decoder === undefined ? {} : { decoder: a.decoder }),
+      ...(a.istftNfft === undefined ? {} : { istftNfft: a.istftNfft }),
+      ...(a.istftHop === undefined ? {} : { istftHop: a.istftHop }),
+      ...(a.encoder === undefined ? {} : { encoder: a.encoder }),
+      ...(a.stftNfft === undefined ? {} : { stftNfft: a.stftNfft }),
+      ...(a.stftHop === undefined ? {} : { stftHop: a.stftHop }),
     },
     quantizer,
   };
