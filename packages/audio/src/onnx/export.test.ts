@@ -6,7 +6,7 @@ import { FileFormatError, initEngine, readOnnxModel, Rng } from '@vqkit/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAudioTokenizerConfig, type AudioTokenizerConfigInput } from '../model/config.js';
 import { AudioTokenizer, type EncodedAudio } from '../tokenizer.js';
-import { exportAudioModelToOnnx, exportAudioTokenizerToOnnx } from './export.js';
+import { exportAudioModelToOnnx, exportAudioTokenizerToOnnx, writeAudioOnnxExport } from './export.js';
 import { AudioOnnxRuntime } from './runtime.js';
 
 beforeAll(async () => {
@@ -230,6 +230,33 @@ describe('audio tokenizer ONNX export', () => {
       }
     });
   }
+
+  it('every graph form (1-D/2-D layout, ConvTranspose or phase Conv) gives the same codes and audio', async () => {
+    for (const c of [cases[0]!, cases[2]!, cases[3]!]) {
+      const tok = tinyTokenizer(c.config);
+      const samples = signal(4000, 5);
+      const expected = tok.encodeSamples(samples);
+      const reference = tok.decode(expected);
+      for (const layout of ['1d', '2d'] as const) {
+        for (const transposed of ['convtranspose', 'phases'] as const) {
+          const dir = tempDir();
+          writeAudioOnnxExport(dir, exportAudioModelToOnnx(tok.model, tok.id, { layout, transposed }));
+          const runtime = await AudioOnnxRuntime.open(dir, tok.id);
+          try {
+            const padded = new Float32Array(expected.frames * tok.hopLength);
+            padded.set(samples);
+            const got = await runtime.encode(padded, [1, padded.length]);
+            expect(Array.from(got.codes)).toEqual(Array.from(expected.codes));
+            const out = await runtime.decode(expected.codes, [1, expected.frames, expected.levels]);
+            expect(maxAbsDiff(out.samples.subarray(0, samples.length), reference)).toBeLessThan(1e-4);
+          } finally {
+            await runtime.release();
+          }
+        }
+      }
+      tok.dispose();
+    }
+  });
 
   it('the graphs have dynamic batch and length, opset 17, and batch rows are independent', async () => {
     const tok = tinyTokenizer(cases[0]!.config);
