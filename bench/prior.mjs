@@ -10,13 +10,16 @@
 //     the requested class (with the CNN's accuracy on real test images and on
 //     their reconstructions for reference); a sample grid PNG;
 //  5. sampling speed in tokens/s with the KV cache and with a full forward
-//     pass per token;
+//     pass per token (TF.js), and through the ONNX export (ONNX Runtime with
+//     past key/values, and transformers.js generate());
 //  6. entropy coding: the prior as the container coder's model against the
 //     static ones (fixed-length, adaptive, static frequencies, neighbour
 //     context), in payload bits per code on test images.
 // Prints a summary table and writes bench/results/prior-<timestamp>.json.
 //
 //   pnpm bench prior [--steps 1000] [--train-images 20000] [--tokenizer DIR] …  (--help)
+//   pnpm bench prior --speed-only   (step 5 alone, on an untrained prior of the same shape)
+//   pnpm bench prior --audio [--steps 1500 --train-minutes 8 --digit 7 …]   (the FSDD speech prior: bench/lib/prior-audio.mjs)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +28,7 @@ import { createRequire } from 'node:module';
 import { NeighbourContextModelSet, StaticModelSet, adaptiveSpec, fixedLengthSpec, initEngine, measureCodeBits } from '../packages/core/dist/index.js';
 import { ImageTokenizer, encodeIdx, imageGrid, readIdxImages, readIdxLabels } from '../packages/image/dist/index.js';
 import {
+  GPT,
   PriorModel,
   evaluatePrior,
   generate,
@@ -37,6 +41,8 @@ import {
 } from '../packages/prior/dist/index.js';
 import { ensureFmnistTokenizer } from './lib/fmnist-tokenizer.mjs';
 import { trainFmnistClassifier } from './lib/fmnist-classifier.mjs';
+import { onnxSamplingSpeed } from './lib/prior-onnx-speed.mjs';
+import { parseAudioArgs, runAudioPriorBench } from './lib/prior-audio.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tf = createRequire(path.join(here, '../packages/prior/package.json'))('@tensorflow/tfjs');
@@ -61,7 +67,9 @@ const DEFAULTS = {
   classifierImages: 15000,
   classifierEpochs: 2,
   codingImages: 100,
+  onnxThreads: 2,
   seed: 0,
+  speedOnly: false,
 };
 
 function parseArgs(argv) {
@@ -69,7 +77,7 @@ function parseArgs(argv) {
   const numeric = {
     '--train-images': 'trainImages', '--val-images': 'valImages', '--steps': 'steps', '--train-minutes': 'trainMinutes', '--batch': 'batch', '--lr': 'lr',
     '--embd': 'embd', '--layers': 'layers', '--heads': 'heads', '--class-dropout': 'classDropout', '--samples-per-class': 'samplesPerClass',
-    '--classifier-images': 'classifierImages', '--classifier-epochs': 'classifierEpochs', '--coding-images': 'codingImages', '--seed': 'seed',
+    '--classifier-images': 'classifierImages', '--classifier-epochs': 'classifierEpochs', '--coding-images': 'codingImages', '--onnx-threads': 'onnxThreads', '--seed': 'seed',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -80,8 +88,9 @@ function parseArgs(argv) {
     } else if (arg === '--backend') opts.backend = argv[++i];
     else if (arg === '--data') opts.data = argv[++i];
     else if (arg === '--tokenizer') opts.tokenizer = argv[++i];
+    else if (arg === '--speed-only') opts.speedOnly = true;
     else if (arg === '--help' || arg === '-h') {
-      console.log(`options (defaults): --backend ${DEFAULTS.backend} --data DIR --tokenizer DIR ${Object.entries(numeric).map(([flag, key]) => `${flag} ${DEFAULTS[key]}`).join(' ')}`);
+      console.log(`options (defaults): --backend ${DEFAULTS.backend} --data DIR --tokenizer DIR --speed-only ${Object.entries(numeric).map(([flag, key]) => `${flag} ${DEFAULTS[key]}`).join(' ')}`);
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (--help lists them)`);
   }
@@ -107,7 +116,7 @@ const seconds = (t0) => (performance.now() - t0) / 1000;
 const fmt = (v, digits = 3) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 
 /** Tokens/s of generating `batch` × `tokens` codes with the KV cache (best of `reps`). */
-function kvCacheSpeed(gpt, vocab, batch, tokens, reps = 2) {
+function kvCacheSpeed(gpt, vocab, batch, tokens, reps = 3) {
   let best = 0;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
@@ -134,6 +143,63 @@ function fullRecomputeSpeed(gpt, vocab, batch, tokens) {
   return (batch * tokens) / seconds(t0);
 }
 
+/** Sampling speed of `gpt` generating `tokens` codes per row: TF.js with and without the KV cache, and through the ONNX export. */
+async function samplingSpeed(gpt, vocab, tokens, opts, metadata) {
+  // Warm-up: the first calls compile kernels and allocate the cache.
+  kvCacheSpeed(gpt, vocab, 16, Math.min(tokens, 8), 1);
+  fullRecomputeSpeed(gpt, vocab, 16, Math.min(tokens, 4));
+  const speed = {
+    kvCacheBatch1: kvCacheSpeed(gpt, vocab, 1, tokens),
+    fullRecomputeBatch1: fullRecomputeSpeed(gpt, vocab, 1, tokens),
+    kvCacheBatch16: kvCacheSpeed(gpt, vocab, 16, tokens),
+    fullRecomputeBatch16: fullRecomputeSpeed(gpt, vocab, 16, tokens),
+  };
+  console.log(
+    `sampling: KV cache ${speed.kvCacheBatch1.toFixed(0)} tokens/s (batch 1), ${speed.kvCacheBatch16.toFixed(0)} (batch 16); ` +
+      `full recompute per token ${speed.fullRecomputeBatch1.toFixed(0)} / ${speed.fullRecomputeBatch16.toFixed(0)}`,
+  );
+  try {
+    const onnx = await onnxSamplingSpeed(gpt, vocab, { tokens, batches: [1, 16], threads: opts.onnxThreads, metadata });
+    speed.onnx = onnx;
+    console.log(
+      `sampling through the ONNX export (${(onnx.onnxBytes / 1e6).toFixed(2)} MB, ${onnx.threads} intra-op threads): ` +
+        `ONNX Runtime with past key/values ${onnx.onnxRuntime[1].toFixed(0)} tokens/s (batch 1), ${onnx.onnxRuntime[16].toFixed(0)} (batch 16); ` +
+        `transformers.js generate() ${onnx.transformersJs[1].toFixed(0)} / ${onnx.transformersJs[16].toFixed(0)}`,
+    );
+  } catch (err) {
+    speed.onnx = { error: String(err?.message ?? err) };
+    console.log(`sampling through the ONNX export failed: ${speed.onnx.error}`);
+  }
+  return speed;
+}
+
+function speedRows(speed) {
+  const onnx = speed.onnx;
+  return [
+    ['sampling, KV cache (TF.js)', `${speed.kvCacheBatch1.toFixed(0)} tokens/s batch 1, ${speed.kvCacheBatch16.toFixed(0)} batch 16`],
+    ['sampling, full recompute (TF.js)', `${speed.fullRecomputeBatch1.toFixed(0)} tokens/s batch 1, ${speed.fullRecomputeBatch16.toFixed(0)} batch 16`],
+    ...(onnx.error
+      ? [['sampling through ONNX', `failed: ${onnx.error}`]]
+      : [
+          ['sampling, ONNX Runtime + past key/values', `${onnx.onnxRuntime[1].toFixed(0)} tokens/s batch 1, ${onnx.onnxRuntime[16].toFixed(0)} batch 16`],
+          ['sampling, transformers.js generate()', `${onnx.transformersJs[1].toFixed(0)} tokens/s batch 1, ${onnx.transformersJs[16].toFixed(0)} batch 16`],
+        ]),
+  ];
+}
+
+function printTable(title, rows) {
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`\n${title}`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+}
+
+function writeResult(result, name) {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const out = path.join(RESULTS, `${name}-${result.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`results: ${path.relative(path.join(here, '..'), out)}`);
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(path.join(opts.data, 'train-images-idx3-ubyte.gz'))) {
@@ -143,7 +209,7 @@ async function main() {
   const engine = await initEngine({ backend: opts.backend });
   console.log(`engine: ${engine.description}`);
   const started = performance.now();
-  const result = { date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, engine: engine.description, options: opts };
+  const result = { date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverage: os.loadavg() }, engine: engine.description, options: opts };
 
   // 1. Codes.
   const { dir: tokenizerDir, psnr: tokenizerPsnr } = await ensureFmnistTokenizer({ dataDir: opts.data, preferred: opts.tokenizer });
@@ -165,6 +231,18 @@ async function main() {
     `codes: tokenizer ${trainCodes.tokenizer.id} (K ${vocab.codebookSize}, ${grid.height}x${grid.width} grid), ${trainData.sequences.length} train + ${testData.sequences.length} test images ` +
       `(${result.codes.cached ? 'from cache' : 'tokenized'} in ${tokenizeSeconds.toFixed(0)} s)`,
   );
+
+  if (opts.speedOnly) {
+    // Speed does not depend on the weights: an untrained prior of the bench's shape.
+    const gpt = new GPT({ vocabulary: vocab, nPositions: trainData.sequenceLength, nEmbd: opts.embd, nLayer: opts.layers, nHead: opts.heads, seed: opts.seed });
+    result.prior = { parameters: gpt.parameterCount(), untrained: true };
+    result.speed = await samplingSpeed(gpt, vocab, grid.height * grid.width, opts, trainData.metadata);
+    gpt.dispose();
+    result.totalSeconds = seconds(started);
+    printTable(`prior sampling speed (untrained prior of the bench's shape, ${grid.height * grid.width} tokens per row, ${engine.description}, ${result.totalSeconds.toFixed(0)} s)`, speedRows(result.speed));
+    writeResult(result, 'prior-speed');
+    return;
+  }
 
   // 2. Prior.
   const unigram = unigramBitsPerToken(trainData.sequences, vocab);
@@ -238,18 +316,8 @@ async function main() {
 
   // 5. Sampling speed.
   const tokensPer = grid.height * grid.width;
-  const speed = {
-    samplePriorTokensPerSecond: sampledTokens / samplingSeconds,
-    kvCacheBatch1: kvCacheSpeed(gpt, vocab, 1, tokensPer),
-    fullRecomputeBatch1: fullRecomputeSpeed(gpt, vocab, 1, tokensPer),
-    kvCacheBatch16: kvCacheSpeed(gpt, vocab, 16, tokensPer),
-    fullRecomputeBatch16: fullRecomputeSpeed(gpt, vocab, 16, tokensPer),
-  };
+  const speed = { samplePriorTokensPerSecond: sampledTokens / samplingSeconds, ...(await samplingSpeed(gpt, vocab, tokensPer, opts, prior.metadata)) };
   result.speed = speed;
-  console.log(
-    `sampling: KV cache ${speed.kvCacheBatch1.toFixed(0)} tokens/s (batch 1), ${speed.kvCacheBatch16.toFixed(0)} (batch 16); ` +
-      `full recompute per token ${speed.fullRecomputeBatch1.toFixed(0)} / ${speed.fullRecomputeBatch16.toFixed(0)}`,
-  );
 
   // 6. Entropy coding of test images' code grids.
   const sizes = [vocab.codebookSize];
@@ -303,23 +371,17 @@ async function main() {
     ['unigram entropy of the codes', `${fmt(unigram)} bits/token (log2 K = ${fmt(Math.log2(vocab.codebookSize))})`],
     ['samples classified as requested', `${(100 * sampleAccuracy).toFixed(1)}% (${opts.samplesPerClass} per class)`],
     ['classifier test accuracy', `${(100 * realAccuracy).toFixed(1)}% real, ${(100 * reconAccuracy).toFixed(1)}% reconstructions`],
-    ['sampling, KV cache', `${speed.kvCacheBatch1.toFixed(0)} tokens/s batch 1, ${speed.kvCacheBatch16.toFixed(0)} batch 16`],
-    ['sampling, full recompute', `${speed.fullRecomputeBatch1.toFixed(0)} tokens/s batch 1, ${speed.fullRecomputeBatch16.toFixed(0)} batch 16`],
+    ...speedRows(speed),
     ...coding.map((r) => [`entropy coding: ${r.name}`, `${fmt(r.payloadBits / codes)} bits/code payload (ideal ${fmt(r.idealBits / codes)})`]),
     ['prior vs best static', `${result.entropyCoding.bitsSavedPerImage.toFixed(1)} bits/image saved (${(100 * result.entropyCoding.savedFraction).toFixed(1)}%)`],
     ['training', `${report.steps} steps, ${trainSeconds.toFixed(0)} s, ${report.tokensPerSecond.toFixed(0)} tokens/s`],
     ['save/load gives the same sample', String(result.saveLoadSameSample)],
   ];
-  const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`\nprior benchmark (Fashion-MNIST, ${engine.description}, ${result.totalSeconds.toFixed(0)} s)`);
-  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
-  fs.mkdirSync(RESULTS, { recursive: true });
-  const out = path.join(RESULTS, `prior-${result.date.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`results: ${path.relative(path.join(here, '..'), out)}`);
+  printTable(`prior benchmark (Fashion-MNIST, ${engine.description}, ${result.totalSeconds.toFixed(0)} s)`, rows);
+  writeResult(result, 'prior');
 }
 
-main().catch((err) => {
+(process.argv.includes('--audio') ? runAudioPriorBench(parseAudioArgs(process.argv.slice(2))) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

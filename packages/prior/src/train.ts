@@ -136,6 +136,8 @@ export interface PriorTrainReport {
   history: { step: number; validation: PriorValidation }[];
   /** Training throughput of this run (target tokens per second). */
   tokensPerSecond: number;
+  /** Target tokens trained on in this run (tokens/epoch of the training set gives the epochs). */
+  tokensSeen: number;
   /** Wall time of this run in seconds. */
   elapsedSeconds: number;
   parameterCount: number;
@@ -400,6 +402,7 @@ export async function trainPrior(options: TrainPriorOptions): Promise<PriorTrain
       validation: lastValidation,
       history,
       tokensPerSecond: trainSeconds > 0 ? tokensSeen / trainSeconds : 0,
+      tokensSeen,
       elapsedSeconds: (performance.now() - started) / 1000,
       parameterCount: model.parameterCount(),
     };
