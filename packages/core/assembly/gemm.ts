@@ -15,7 +15,10 @@
 
 import { binaryRange, columnSumsRange, unaryRange } from './vector';
 import {
+  depthToSpaceRange,
+  spaceToDepthRange,
   winogradFilterAdjointRange,
+  winogradInputAdjointRange,
   winogradFilterRange,
   winogradInputRange,
   winogradOutputAdjointRange,
@@ -63,12 +66,15 @@ const TASK_COL2IM: i32 = 2;
 const TASK_BINARY: i32 = 3;
 const TASK_UNARY: i32 = 4;
 const TASK_COLUMN_SUMS: i32 = 5;
-/** Winograd F(4×4, 3×3) transforms (assembly/winograd.ts); descriptor words documented at winogradChunk. */
+/** Winograd F(4×4, 3×3 | 2×2) transforms (assembly/winograd.ts); descriptor words documented at winogradChunk. */
 const TASK_WINOGRAD_INPUT: i32 = 6;
 const TASK_WINOGRAD_OUTPUT: i32 = 7;
 const TASK_WINOGRAD_OUTPUT_ADJOINT: i32 = 8;
 const TASK_WINOGRAD_FILTER: i32 = 9;
 const TASK_WINOGRAD_FILTER_ADJOINT: i32 = 10;
+const TASK_SPACE_TO_DEPTH: i32 = 11;
+const TASK_DEPTH_TO_SPACE: i32 = 12;
+const TASK_WINOGRAD_INPUT_ADJOINT: i32 = 13;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -579,8 +585,10 @@ function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
  * Chunk `chunk` of `chunks` of a Winograd transform on thread `t`'s scratch.
  * Descriptor words: A = source, B = destination; tile transforms: C =
  * geometry pointer (chunks cover tiles); filter transforms: M = input
- * channels, N = output channels, TRANS_A = 1 to rotate the filter by 180°
- * (chunks cover input channels).
+ * channels, N = output channels, K = filter size (3 or 2), TRANS_A = 1 to
+ * rotate the filter by 180° (chunks cover input channels); space-to-depth
+ * (and back): C = geometry pointer, chunks cover destination rows; the
+ * input transform's adjoint: C = geometry pointer, chunks cover images.
  */
 function winogradChunk(desc: usize, kind: i32, t: i32, chunk: i32, chunks: i32): void {
   const source = <usize>load<u32>(desc, DESC_A);
@@ -591,11 +599,27 @@ function winogradChunk(desc: usize, kind: i32, t: i32, chunk: i32, chunks: i32):
     const outC = load<i32>(desc, DESC_N);
     const c0 = chunkStart(inC, 1, chunk, chunks);
     const c1 = chunkStart(inC, 1, chunk + 1, chunks);
-    if (kind == TASK_WINOGRAD_FILTER) winogradFilterRange(source, destination, inC, outC, load<i32>(desc, DESC_TRANS_A) != 0, scratch, c0, c1);
-    else winogradFilterAdjointRange(source, destination, inC, outC, scratch, c0, c1);
+    const r = load<i32>(desc, DESC_K);
+    if (kind == TASK_WINOGRAD_FILTER) winogradFilterRange(source, destination, inC, outC, r, load<i32>(desc, DESC_TRANS_A) != 0, scratch, c0, c1);
+    else winogradFilterAdjointRange(source, destination, inC, outC, r, scratch, c0, c1);
     return;
   }
   const geometry = <usize>load<u32>(desc, DESC_C);
+  if (kind == TASK_SPACE_TO_DEPTH || kind == TASK_DEPTH_TO_SPACE) {
+    // Geometry words 0..5: batch, inH, inW, channels, outH, outW.
+    const rows = load<i32>(geometry) * (kind == TASK_SPACE_TO_DEPTH ? load<i32>(geometry, 16) : load<i32>(geometry, 4));
+    const r0 = chunkStart(rows, 1, chunk, chunks);
+    const r1 = chunkStart(rows, 1, chunk + 1, chunks);
+    if (kind == TASK_SPACE_TO_DEPTH) spaceToDepthRange(source, destination, geometry, r0, r1);
+    else depthToSpaceRange(source, destination, geometry, r0, r1);
+    return;
+  }
+  if (kind == TASK_WINOGRAD_INPUT_ADJOINT) {
+    // Chunks cover whole images (their patches overlap only within an image).
+    const images = load<i32>(geometry);
+    winogradInputAdjointRange(source, destination, geometry, scratch, chunkStart(images, 1, chunk, chunks), chunkStart(images, 1, chunk + 1, chunks));
+    return;
+  }
   const tiles = winogradTiles(geometry);
   const t0 = chunkStart(tiles, 1, chunk, chunks);
   const t1 = chunkStart(tiles, 1, chunk + 1, chunks);

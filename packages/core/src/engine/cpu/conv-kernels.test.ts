@@ -139,6 +139,39 @@ describe.each(backends)('convolutions on $name', ({ name }) => {
     }
   });
 
+  it('4x4 stride-2 convolutions (the space-to-depth Winograd path), their gradients and conv2dTranspose match tfjs cpu', async () => {
+    const random = seededRandom(18);
+    const shapes: [number, number, number, number, number][] = [
+      // batch, height, width, inC, outC
+      [3, 14, 14, 16, 32],
+      [2, 13, 9, 4, 8],
+      [1, 10, 16, 8, 4],
+      [2, 7, 7, 32, 16],
+      [1, 28, 28, 4, 8],
+    ];
+    const pads: ConvCase['pad'][] = ['same', 'valid', [[0, 0], [1, 2], [2, 1], [0, 0]], 'same', 'valid'];
+    for (const [trial, [batch, height, width, inC, outC]] of shapes.entries()) {
+      const pad = pads[trial]!;
+      const x = randomArray(random, batch * height * width * inC);
+      const w = randomArray(random, 16 * inC * outC);
+      const fn = () => {
+        const xs = tf.tensor4d(x, [batch, height, width, inC]);
+        const ws = tf.tensor4d(w, [4, 4, inC, outC]);
+        const y = tf.conv2d(xs, ws, 2, pad);
+        const dy = tf.tensor(randomArray(seededRandom(trial), y.size), y.shape) as tf.Tensor4D;
+        const grads = tf.grads((input: tf.Tensor4D, filter: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(input, filter, 2, pad), dy)))([xs, ws]);
+        const transposedGrads = tf.grads((input: tf.Tensor4D, filter: tf.Tensor4D) => tf.sum(tf.square(tf.conv2dTranspose(input, filter, [batch, height, width, inC], 2, pad))))([dy, ws]);
+        return [y, ...grads, tf.conv2dTranspose(dy, ws, [batch, height, width, inC], 2, pad), ...transposedGrads];
+      };
+      const ours = await runOnBackend(name, fn);
+      const reference = await runOnBackend('cpu', fn);
+      for (const [i, label] of ['y', 'dx', 'dw', 'convT', 'convT dx', 'convT dw'].entries()) {
+        const err = compareResults({ shapes: [ours.shapes[i]!], values: [ours.values[i]!] }, { shapes: [reference.shapes[i]!], values: [reference.values[i]!] });
+        expect(err, `${label} ${JSON.stringify({ batch, height, width, inC, outC, pad })}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+  });
+
   it('FusedConv2D fuses bias and activations like tfjs cpu', async () => {
     const random = seededRandom(13);
     for (const activation of ['linear', 'relu', 'relu6', 'elu', 'prelu', 'leakyrelu', 'sigmoid'] as const) {

@@ -84,6 +84,43 @@ describe.each(backends)('training a small conv net on $name', ({ name }) => {
   });
 });
 
+describe.each(backends)('several training steps on $name', ({ name }) => {
+  it('match tfjs cpu step by step (transforms cached within a step are never reused once weights change)', async () => {
+    const x = randomArray(seededRandom(7), 2 * 12 * 12 * 4);
+    const fn = () => {
+      const random = seededRandom(11);
+      const v = (shape: number[], scale: number) => tf.variable(tf.tensor(randomArray(random, shape.reduce((p, q) => p * q, 1)).map((z) => z * scale), shape));
+      // Channel counts in multiples of 4: the 3×3 and 4×4 stride-2 convolutions take the Winograd paths.
+      const w1 = v([3, 3, 4, 8], 0.3);
+      const w2 = v([4, 4, 8, 16], 0.2);
+      const w3 = v([3, 3, 16, 16], 0.2);
+      const wt = v([4, 4, 8, 16], 0.2);
+      const variables = [w1, w2, w3, wt];
+      const optimizer = tf.train.sgd(0.05);
+      const xs = tf.tensor4d(x, [2, 12, 12, 4]);
+      const losses: tf.Tensor[] = [];
+      for (let step = 0; step < 4; step++) {
+        losses.push(
+          optimizer.minimize(() => {
+            const h1 = tf.relu(tf.conv2d(xs, w1 as tf.Tensor4D, 1, 'same'));
+            const h2 = tf.relu(tf.conv2d(h1, w2 as tf.Tensor4D, 2, 'same'));
+            const h3 = tf.relu(tf.conv2d(h2, w3 as tf.Tensor4D, 1, 'same'));
+            const up = tf.conv2dTranspose(h3, wt as tf.Tensor4D, [2, 12, 12, 8], 2, 'same');
+            return tf.mean(tf.square(tf.sub(up, tf.slice(tf.concat([xs, xs], 3), [0, 0, 0, 0], [2, 12, 12, 8]))));
+          }, true, variables)!,
+        );
+      }
+      const out = [tf.stack(losses), ...variables.map((w) => tf.clone(w))];
+      optimizer.dispose();
+      variables.forEach((w) => w.dispose());
+      return out;
+    };
+    const ours = await runOnBackend(name, fn);
+    const reference = await runOnBackend('cpu', fn);
+    expect(compareResults(ours, reference)).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
 describe.each(backends)('pooled storage on $name', ({ name }) => {
   it('never lets a disposed tensor’s reused memory show through dataSync arrays, slices or clones', async () => {
     await tf.setBackend(name);

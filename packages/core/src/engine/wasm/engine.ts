@@ -113,24 +113,37 @@ export interface WasmGemmEngine extends GemmEngine {
   /** out[j] = Σ_i x[i·cols + j] over `rows` rows (accumulated in double precision). */
   columnSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /**
-   * Winograd F(4×4, 3×3) transforms for 3×3, stride-1, undilated convolutions
-   * (layouts in `assembly/winograd.ts`): with `tiles = winogradTiles(g)`,
-   * V and M are [36][tiles][channels], U is [36][inC][outC]. Channel counts
-   * must be multiples of 4 and at most `winogradMaxChannels`.
+   * Winograd F(4×4, r×r) transforms for r×r (r = 3 or 2), stride-1,
+   * undilated convolutions (layouts in `assembly/winograd.ts`): with
+   * α = r + 3 and `tiles = winogradTiles(g)`, V and M are
+   * [α²][tiles][channels] and U is [α²][inC][outC]; r is the geometry's
+   * filter size. Channel counts must be multiples of 4 and at most
+   * `winogradMaxChannels`.
    */
   readonly winogradMaxChannels: number;
   /** Tiles (4×4 output blocks over all images) of a geometry. */
   winogradTiles(geometry: Im2colGeometry): number;
   /** V = input transform of the NHWC image `x` (`geometry.inChannels` channels, padding from `geometry`). */
   winogradInput(x: Float32Array, geometry: Im2colGeometry, v: Float32Array): void;
+  /** dx (NHWC, fully overwritten) = adjoint of the input transform applied to dV (`geometry.inChannels` channels). */
+  winogradInputAdjoint(dv: Float32Array, geometry: Im2colGeometry, dx: Float32Array): void;
   /** The NHWC output `y` (outHeight × outWidth × `channels`) from M = V·U. */
   winogradOutput(m: Float32Array, geometry: Im2colGeometry, channels: number, y: Float32Array): void;
   /** dM = adjoint of the output transform applied to the NHWC gradient `dy` (`channels` channels). */
   winogradOutputAdjoint(dy: Float32Array, geometry: Im2colGeometry, channels: number, dm: Float32Array): void;
-  /** U = transform of the HWIO 3×3 filter `w` (rotated by 180° when `flip`). */
-  winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array): void;
-  /** dW (HWIO) = adjoint of the filter transform applied to dU. */
-  winogradFilterAdjoint(du: Float32Array, inChannels: number, outChannels: number, dw: Float32Array): void;
+  /** U = transform of the HWIO `filterSize`² filter `w` (rotated by 180° when `flip`). */
+  winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array, filterSize?: 2 | 3): void;
+  /** dW (HWIO, `filterSize`²) = adjoint of the filter transform applied to dU. */
+  winogradFilterAdjoint(du: Float32Array, inChannels: number, outChannels: number, dw: Float32Array, filterSize?: 2 | 3): void;
+  /**
+   * The space-to-depth image of a stride-2 convolution's input: pixel (j, i)
+   * of `out` (outHeight × outWidth × 4·inChannels) holds the 2×2 block of `x`
+   * at (2j − padTop, 2i − padLeft) as [row][column][channel], zeros outside.
+   * `geometry` describes `x` (in*) and `out` (outHeight, outWidth, padding).
+   */
+  spaceToDepth(x: Float32Array, geometry: Im2colGeometry, out: Float32Array): void;
+  /** The inverse: every pixel of `x` (fully overwritten) takes its slot of `s2d` (0 beyond it). */
+  depthToSpace(s2d: Float32Array, geometry: Im2colGeometry, x: Float32Array): void;
 }
 
 export type VectorBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'sqdiff';
@@ -172,8 +185,14 @@ const TASK_WINOGRAD_OUTPUT = 7;
 const TASK_WINOGRAD_OUTPUT_ADJOINT = 8;
 const TASK_WINOGRAD_FILTER = 9;
 const TASK_WINOGRAD_FILTER_ADJOINT = 10;
-/** Transform points of F(4×4, 3×3). */
-const WINOGRAD_POINTS = 36;
+const TASK_SPACE_TO_DEPTH = 11;
+const TASK_DEPTH_TO_SPACE = 12;
+const TASK_WINOGRAD_INPUT_ADJOINT = 13;
+
+/** Transform points α² of F(4×4, r×r). */
+function winogradPoints(filterSize: number): number {
+  return (filterSize + 3) ** 2;
+}
 /**
  * Element-wise tasks over fewer floats than this run on the calling thread
  * alone: they are memory-bound and take well under the cost of waking a
@@ -259,7 +278,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.chunksPerThread = init.chunksPerThread;
     this.minChunkFlops = init.minChunkFlops;
     this.scratchOffsets = init.scratchOffsets;
-    // The input transform keeps a 6×6 patch of every channel plus 36 vectors in the thread's scratch.
+    // The input transform keeps a 6×6 patch of every channel plus 36 vectors in the thread's scratch (3×3 filters; 5×5 for 2×2).
     this.winogradMaxChannels = Math.max(0, Math.floor((init.scratchBytes / 4 - 36 * 4) / 36 / 4) * 4);
     this.desc = new Uint32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD + MAX_THREADS);
     this.descWords = new Int32Array(init.arena.buffer(), DESC_OFFSET, DESC_SCRATCH_WORD);
@@ -488,7 +507,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.checkWinograd(g, g.inChannels);
     const { imageLength } = this.writeGeometry(g);
     const tiles = this.winogradTiles(g);
-    const vLength = WINOGRAD_POINTS * tiles * g.inChannels;
+    const vLength = winogradPoints(g.filterHeight) * tiles * g.inChannels;
     this.checkLength(x, imageLength, 'winogradInput: x');
     this.checkLength(v, vLength, 'winogradInput: v');
     if (vLength === 0) return;
@@ -500,13 +519,30 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (!this.arena.owns(v)) v.set(this.arena.floats(ptrV, vLength));
   }
 
+  winogradInputAdjoint(dv: Float32Array, g: Im2colGeometry, dx: Float32Array): void {
+    this.assertLive();
+    this.checkWinograd(g, g.inChannels);
+    const { imageLength } = this.writeGeometry(g);
+    const tiles = this.winogradTiles(g);
+    const vLength = winogradPoints(g.filterHeight) * tiles * g.inChannels;
+    this.checkLength(dv, vLength, 'winogradInputAdjoint: dv');
+    this.checkLength(dx, imageLength, 'winogradInputAdjoint: dx');
+    if (imageLength === 0) return;
+    const [ptrV, ptrX] = this.place([
+      { array: dv, offset: 0, length: vLength, copyIn: true },
+      { array: dx, offset: 0, length: imageLength, copyIn: false },
+    ]) as [number, number];
+    this.runTileTask(TASK_WINOGRAD_INPUT_ADJOINT, ptrV, ptrX, vLength, g.batchSize);
+    if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrX, imageLength));
+  }
+
   winogradOutput(m: Float32Array, g: Im2colGeometry, channels: number, y: Float32Array): void {
     this.assertLive();
     const geometry = { ...g, inChannels: channels };
     this.checkWinograd(geometry, channels);
     this.writeGeometry(geometry);
     const tiles = this.winogradTiles(g);
-    const mLength = WINOGRAD_POINTS * tiles * channels;
+    const mLength = winogradPoints(g.filterHeight) * tiles * channels;
     const yLength = g.batchSize * g.outHeight * g.outWidth * channels;
     this.checkLength(m, mLength, 'winogradOutput: m');
     this.checkLength(y, yLength, 'winogradOutput: y');
@@ -525,7 +561,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.checkWinograd(geometry, channels);
     this.writeGeometry(geometry);
     const tiles = this.winogradTiles(g);
-    const mLength = WINOGRAD_POINTS * tiles * channels;
+    const mLength = winogradPoints(g.filterHeight) * tiles * channels;
     const dyLength = g.batchSize * g.outHeight * g.outWidth * channels;
     this.checkLength(dy, dyLength, 'winogradOutputAdjoint: dy');
     this.checkLength(dm, mLength, 'winogradOutputAdjoint: dm');
@@ -538,39 +574,76 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (!this.arena.owns(dm)) dm.set(this.arena.floats(ptrM, mLength));
   }
 
-  winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array): void {
+  winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array, filterSize: 2 | 3 = 3): void {
     this.assertLive();
     this.checkWinogradChannels(inChannels, outChannels);
-    const wLength = 9 * inChannels * outChannels;
+    const { wLength, uLength } = this.winogradFilterLengths(inChannels, outChannels, filterSize);
     this.checkLength(w, wLength, 'winogradFilter: w');
-    this.checkLength(u, 4 * wLength, 'winogradFilter: u');
+    this.checkLength(u, uLength, 'winogradFilter: u');
     if (wLength === 0) return;
     const [ptrW, ptrU] = this.place([
       { array: w, offset: 0, length: wLength, copyIn: true },
-      { array: u, offset: 0, length: 4 * wLength, copyIn: false },
+      { array: u, offset: 0, length: uLength, copyIn: false },
     ]) as [number, number];
     this.desc[0] = inChannels;
     this.desc[1] = outChannels;
+    this.desc[2] = filterSize;
     this.desc[6] = flip ? 1 : 0;
-    this.runTileTask(TASK_WINOGRAD_FILTER, ptrW, ptrU, 4 * wLength, inChannels);
-    if (!this.arena.owns(u)) u.set(this.arena.floats(ptrU, 4 * wLength));
+    this.runTileTask(TASK_WINOGRAD_FILTER, ptrW, ptrU, uLength, inChannels);
+    if (!this.arena.owns(u)) u.set(this.arena.floats(ptrU, uLength));
   }
 
-  winogradFilterAdjoint(du: Float32Array, inChannels: number, outChannels: number, dw: Float32Array): void {
+  winogradFilterAdjoint(du: Float32Array, inChannels: number, outChannels: number, dw: Float32Array, filterSize: 2 | 3 = 3): void {
     this.assertLive();
     this.checkWinogradChannels(inChannels, outChannels);
-    const wLength = 9 * inChannels * outChannels;
-    this.checkLength(du, 4 * wLength, 'winogradFilterAdjoint: du');
+    const { wLength, uLength } = this.winogradFilterLengths(inChannels, outChannels, filterSize);
+    this.checkLength(du, uLength, 'winogradFilterAdjoint: du');
     this.checkLength(dw, wLength, 'winogradFilterAdjoint: dw');
     if (wLength === 0) return;
     const [ptrU, ptrW] = this.place([
-      { array: du, offset: 0, length: 4 * wLength, copyIn: true },
+      { array: du, offset: 0, length: uLength, copyIn: true },
       { array: dw, offset: 0, length: wLength, copyIn: false },
     ]) as [number, number];
     this.desc[0] = inChannels;
     this.desc[1] = outChannels;
-    this.runTileTask(TASK_WINOGRAD_FILTER_ADJOINT, ptrU, ptrW, 4 * wLength, inChannels);
+    this.desc[2] = filterSize;
+    this.runTileTask(TASK_WINOGRAD_FILTER_ADJOINT, ptrU, ptrW, uLength, inChannels);
     if (!this.arena.owns(dw)) dw.set(this.arena.floats(ptrW, wLength));
+  }
+
+  spaceToDepth(x: Float32Array, g: Im2colGeometry, out: Float32Array): void {
+    this.assertLive();
+    const { imageLength } = this.writeGeometry(g);
+    const outLength = g.batchSize * g.outHeight * g.outWidth * 4 * g.inChannels;
+    this.checkLength(x, imageLength, 'spaceToDepth: x');
+    this.checkLength(out, outLength, 'spaceToDepth: out');
+    if (outLength === 0) return;
+    const [ptrX, ptrOut] = this.place([
+      { array: x, offset: 0, length: imageLength, copyIn: true },
+      { array: out, offset: 0, length: outLength, copyIn: false },
+    ]) as [number, number];
+    this.runTileTask(TASK_SPACE_TO_DEPTH, ptrX, ptrOut, outLength, g.batchSize * g.outHeight);
+    if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, outLength));
+  }
+
+  depthToSpace(s2d: Float32Array, g: Im2colGeometry, x: Float32Array): void {
+    this.assertLive();
+    const { imageLength } = this.writeGeometry(g);
+    const s2dLength = g.batchSize * g.outHeight * g.outWidth * 4 * g.inChannels;
+    this.checkLength(s2d, s2dLength, 'depthToSpace: s2d');
+    this.checkLength(x, imageLength, 'depthToSpace: x');
+    if (imageLength === 0) return;
+    const [ptrS, ptrX] = this.place([
+      { array: s2d, offset: 0, length: s2dLength, copyIn: true },
+      { array: x, offset: 0, length: imageLength, copyIn: false },
+    ]) as [number, number];
+    this.runTileTask(TASK_DEPTH_TO_SPACE, ptrS, ptrX, imageLength, g.batchSize * g.inHeight);
+    if (!this.arena.owns(x)) x.set(this.arena.floats(ptrX, imageLength));
+  }
+
+  private winogradFilterLengths(inChannels: number, outChannels: number, filterSize: number): { wLength: number; uLength: number } {
+    if (filterSize !== 2 && filterSize !== 3) throw new InvalidArgumentError(`winograd: filter size must be 2 or 3, got ${filterSize}`);
+    return { wLength: filterSize * filterSize * inChannels * outChannels, uLength: winogradPoints(filterSize) * inChannels * outChannels };
   }
 
   private checkWinogradChannels(...channels: number[]): void {
@@ -583,8 +656,9 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
 
   private checkWinograd(g: Im2colGeometry, channels: number): void {
     this.checkWinogradChannels(channels);
-    if (g.filterHeight !== 3 || g.filterWidth !== 3 || g.strideHeight !== 1 || g.strideWidth !== 1 || g.dilationHeight !== 1 || g.dilationWidth !== 1) {
-      throw new InvalidArgumentError('winograd: only 3×3 filters with stride 1 and no dilation are supported');
+    const square = g.filterHeight === g.filterWidth && (g.filterHeight === 3 || g.filterHeight === 2);
+    if (!square || g.strideHeight !== 1 || g.strideWidth !== 1 || g.dilationHeight !== 1 || g.dilationWidth !== 1) {
+      throw new InvalidArgumentError('winograd: only 3×3 and 2×2 filters with stride 1 and no dilation are supported');
     }
   }
 

@@ -67,7 +67,7 @@ function winogradConv(engine: WasmGemmEngine, x: Float32Array, w: Float32Array, 
   return y;
 }
 
-describe('Winograd F(4x4, 3x3) transforms', () => {
+describe('Winograd F(4x4, 3x3) and F(4x4, 2x2) transforms', () => {
   let single: WasmGemmEngine;
   let dual: WasmGemmEngine;
   beforeAll(async () => {
@@ -124,6 +124,49 @@ describe('Winograd F(4x4, 3x3) transforms', () => {
     expect(Math.abs(dot(u, du) - dot(w, dw)) / Math.abs(dot(u, du))).toBeLessThan(1e-5);
   });
 
+  it('the input transform adjoint satisfies <V(x), dV> = <x, Vᵀ(dV)> for 3×3 and 2×2 filters (one and two threads)', () => {
+    const random = rng(8);
+    const dot = (p: Float32Array, q: Float32Array) => p.reduce((s, v, i) => s + v * q[i]!, 0);
+    for (const [r, g] of [
+      [3, geometry(3, 7, 6, 8, 4, 1, 1, 7, 6)],
+      [2, { ...geometry(2, 9, 8, 12, 4, 0, 0, 8, 7), filterHeight: 2, filterWidth: 2 }],
+      [3, geometry(5, 5, 5, 4, 4, 2, 0, 7, 5)],
+    ] as const) {
+      const tiles = single.winogradTiles(g);
+      const x = randomArray(random, g.batchSize * g.inHeight * g.inWidth * g.inChannels);
+      const dv = randomArray(random, (r + 3) ** 2 * tiles * g.inChannels);
+      const v = new Float32Array(dv.length);
+      const dx = new Float32Array(x.length);
+      const dx2 = new Float32Array(x.length).fill(7);
+      single.winogradInput(x, g, v);
+      single.winogradInputAdjoint(dv, g, dx);
+      dual.winogradInputAdjoint(dv, g, dx2);
+      expect(Math.abs(dot(v, dv) - dot(x, dx)) / Math.abs(dot(v, dv)), `r=${r}`).toBeLessThan(1e-5);
+      expect(Array.from(dx2)).toEqual(Array.from(dx));
+    }
+  });
+
+  it('space-to-depth puts each 2×2 block of pixels in one pixel, and depth-to-space undoes it', () => {
+    const random = rng(9);
+    // A 4×4 stride-2 convolution of a 2×5×7×4 image with padding (1, 2): 3×3 outputs, a 4×4 space-to-depth image.
+    const g = { ...geometry(2, 5, 7, 4, 4, 1, 2, 4, 4), filterHeight: 4, filterWidth: 4, strideHeight: 2, strideWidth: 2 };
+    const x = randomArray(random, 2 * 5 * 7 * 4);
+    const s2d = new Float32Array(2 * 4 * 4 * 16);
+    dual.spaceToDepth(x, g, s2d);
+    for (let b = 0; b < 2; b++) for (let j = 0; j < 4; j++) for (let i = 0; i < 4; i++) for (let ry = 0; ry < 2; ry++) for (let rx = 0; rx < 2; rx++) {
+      const y = 2 * j + ry - 1;
+      const xx = 2 * i + rx - 2;
+      for (let c = 0; c < 4; c++) {
+        const expected = y >= 0 && y < 5 && xx >= 0 && xx < 7 ? x[((b * 5 + y) * 7 + xx) * 4 + c]! : 0;
+        expect(s2d[(((b * 4 + j) * 4 + i) * 4 + ry * 2 + rx) * 4 + c]).toBe(expected);
+      }
+    }
+    const back = new Float32Array(x.length).fill(NaN);
+    dual.depthToSpace(s2d, g, back);
+    // Column 6 lies beyond the space-to-depth image (2·4 − 2 = 6 columns of x are covered): it comes back as 0.
+    expect(Array.from(back)).toEqual(Array.from(x, (v, i) => (Math.floor(i / 4) % 7 === 6 ? 0 : v)));
+  });
+
   it('a flipped filter transform is the transform of the filter rotated by 180°', () => {
     const random = rng(7);
     const w = randomArray(random, 9 * 4 * 4);
@@ -136,10 +179,11 @@ describe('Winograd F(4x4, 3x3) transforms', () => {
     expect(Array.from(a)).toEqual(Array.from(b));
   });
 
-  it('rejects channel counts that are not multiples of 4 and non-3×3 geometries', () => {
+  it('rejects channel counts that are not multiples of 4 and filters other than 3×3 and 2×2', () => {
     const g = geometry(1, 5, 5, 6, 4, 1, 1, 5, 5);
     expect(() => single.winogradInput(new Float32Array(150), g, new Float32Array(36 * 4 * 6))).toThrow(InvalidArgumentError);
     expect(() => single.winogradFilter(new Float32Array(9 * 4 * 5), 4, 5, false, new Float32Array(36 * 20))).toThrow(InvalidArgumentError);
-    expect(() => single.winogradInput(new Float32Array(100), { ...geometry(1, 5, 5, 4, 4, 0, 0, 3, 3), filterHeight: 2 }, new Float32Array(36 * 4))).toThrow(InvalidArgumentError);
+    expect(() => single.winogradInput(new Float32Array(100), { ...geometry(1, 5, 5, 4, 4, 0, 0, 3, 3), filterHeight: 4, filterWidth: 4 }, new Float32Array(36 * 4))).toThrow(InvalidArgumentError);
+    expect(() => single.winogradFilter(new Float32Array(100), 4, 4, false, new Float32Array(36 * 16), 5 as 3)).toThrow(InvalidArgumentError);
   });
 });
