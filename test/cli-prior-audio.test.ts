@@ -111,6 +111,18 @@ describe('vqkit train prior / vqkit sample (audio)', () => {
     expect(await main(['--backend', 'cpu', 'sample', '--prior', out, '--class', '0', '--n', '1', '--frames', '5', '-o', single])).toBe(0);
     expect(decodeWav(fs.readFileSync(single)).channels[0]!.length).toBe(5 * HOP);
 
+    // --levels 1: a prior over the coarsest level only; its samples decode from that level.
+    const coarse = path.join(root, 'prior-coarse');
+    expect(await main([...train.map((arg) => (arg === out ? coarse : arg)), '--levels', '1'])).toBe(0);
+    const coarsePrior = PriorModel.load(coarse);
+    expect(coarsePrior.config.vocabulary).toMatchObject({ levels: 1, codebookSize: K });
+    expect(coarsePrior.metadata.tokensPerSecond).toBe(SAMPLE_RATE / HOP);
+    coarsePrior.dispose();
+    const coarseWav = path.join(root, 'coarse.wav');
+    expect(await main(['--backend', 'cpu', 'sample', '--prior', coarse, '--class', 'high', '--n', '1', '--frames', '6', '-o', coarseWav, '--codes', codesFile])).toBe(0);
+    expect(decodeWav(fs.readFileSync(coarseWav)).channels[0]!.length).toBe(6 * HOP);
+    expect((JSON.parse(fs.readFileSync(codesFile, 'utf8')) as { samples: { codes: number[] }[] }).samples[0]!.codes).toHaveLength(6);
+
     // Audio priors need --frames.
     expect(await main(['--backend', 'cpu', 'sample', '--prior', out, '--n', '1', '-o', single])).toBe(2);
   });

@@ -146,6 +146,33 @@ describe('priorDataFromCodes', () => {
     prior.dispose();
   });
 
+  it('audio codes: flattened frame by frame with the tokenizer frame rate; levels keeps the coarse levels only', () => {
+    // Two utterances of codes [frames, 3 levels] (K 4), labelled 1 and 0.
+    const codes = {
+      tokenizer: { id: 'speech', dir: '/speech', modality: 'audio' as const, codebookSizes: [4, 4, 4], framesPerSecond: 50 },
+      data: '/data',
+      cacheDir: '/cache',
+      fromCache: true,
+      errors: 0,
+      items: [
+        { codes: Int32Array.of(1, 2, 3, 0, 1, 2), shape: [2, 3], label: 1, name: 'a.wav' },
+        { codes: Int32Array.of(3, 3, 3), shape: [1, 3], label: 0, name: 'b.wav' },
+      ],
+    };
+    const all = priorDataFromCodes(codes);
+    expect(all.vocabulary).toMatchObject({ codebookSize: 4, levels: 3, numClasses: 2 });
+    const c = all.vocabulary.firstClassId;
+    // Level l of a frame uses ids [4l, 4l + 4).
+    expect(Array.from(all.sequences[0]!)).toEqual([c + 1, 1, 6, 11, 0, 5, 10]);
+    expect(all.metadata).toMatchObject({ modality: 'audio', audioPattern: 'flatten', framesPerSecond: 50, tokensPerSecond: 150 });
+    const coarse = priorDataFromCodes(codes, { levels: 2 });
+    expect(coarse.vocabulary.levels).toBe(2);
+    expect(Array.from(coarse.sequences[0]!)).toEqual([coarse.vocabulary.firstClassId + 1, 1, 6, 0, 5]);
+    expect(Array.from(coarse.sequences[1]!)).toEqual([coarse.vocabulary.firstClassId, 3, 7]);
+    expect(coarse.metadata.tokensPerSecond).toBe(100);
+    expect(() => priorDataFromCodes(codes, { levels: 4 })).toThrow(/levels must be an integer in \[1, 3\]/);
+  });
+
   it('unigramBitsPerToken is the per-level code entropy, ignoring prefixes', () => {
     const vocabulary = createVocabulary({ codebookSize: 2, levels: 2, numClasses: 1 });
     const c = vocabulary.firstClassId;

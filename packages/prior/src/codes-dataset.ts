@@ -216,6 +216,11 @@ export interface PriorDataOptions {
   audioPattern?: AudioPattern;
   /** Audio: code frames per second (for bits per second). Default: the tokenizer's frame rate. */
   framesPerSecond?: number;
+  /**
+   * Audio: model only the first `levels` residual levels — a prior at a lower
+   * bitrate whose samples decode from the coarse levels alone. Default: all.
+   */
+  levels?: number;
   /** Use this vocabulary (e.g. a validation set for an existing layout). Default: built from the tokenizer and labels. */
   vocabulary?: Vocabulary;
 }
@@ -248,7 +253,12 @@ export function priorDataFromCodes(codes: TokenizedCodes, options: PriorDataOpti
   if (tokenizer.codebookSizes.some((k) => k !== K)) {
     throw new InvalidArgumentError(`levels with different codebook sizes [${tokenizer.codebookSizes.join(', ')}] are not supported by the prior's token layout`);
   }
-  const levels = tokenizer.codebookSizes.length;
+  const tokenizerLevels = tokenizer.codebookSizes.length;
+  const levels = options.levels ?? tokenizerLevels;
+  if (!Number.isInteger(levels) || levels < 1 || levels > tokenizerLevels) {
+    throw new InvalidArgumentError(`levels must be an integer in [1, ${tokenizerLevels}] (the tokenizer's levels), got ${options.levels}`);
+  }
+  if (levels !== tokenizerLevels && tokenizer.modality !== 'audio') throw new InvalidArgumentError(`levels (modelling the first residual levels only) is for audio priors`);
   const labelled = items.every((item) => item.label >= 0);
   const classConditional = options.classConditional ?? labelled;
   if (classConditional && !labelled) {
@@ -264,7 +274,7 @@ export function priorDataFromCodes(codes: TokenizedCodes, options: PriorDataOpti
   const vocabulary =
     options.vocabulary ?? createVocabulary({ codebookSize: K, levels, numClasses, padToken: tokenizer.modality === 'audio' && pattern === 'delay' });
   if (vocabulary.codebookSize !== K || vocabulary.levels !== levels) {
-    throw new InvalidArgumentError(`the vocabulary is for ${vocabulary.levels} level(s) of ${vocabulary.codebookSize} codes, the tokenizer has ${levels} of ${K}`);
+    throw new InvalidArgumentError(`the vocabulary is for ${vocabulary.levels} level(s) of ${vocabulary.codebookSize} codes, these codes have ${levels} of ${K}`);
   }
   const labels = Int32Array.from(items, (item) => item.label);
   const classOf = (item: CodeItem): number | undefined => (classConditional ? item.label : undefined);
@@ -287,7 +297,15 @@ export function priorDataFromCodes(codes: TokenizedCodes, options: PriorDataOpti
     metadata.grid = grid;
     if (tokenizer.downsampling !== undefined) metadata.tokensPerPixel = levels / tokenizer.downsampling ** 2;
   } else {
-    sequences = items.map((item) => audioCodesToSequence(item.codes, { vocabulary, pattern, classIndex: classOf(item) }));
+    // Codes [frames, tokenizerLevels] → the first `levels` of every frame.
+    const firstLevels = (codes: Int32Array): Int32Array => {
+      if (levels === tokenizerLevels) return codes;
+      const frames = codes.length / tokenizerLevels;
+      const out = new Int32Array(frames * levels);
+      for (let f = 0; f < frames; f++) out.set(codes.subarray(f * tokenizerLevels, f * tokenizerLevels + levels), f * levels);
+      return out;
+    };
+    sequences = items.map((item) => audioCodesToSequence(firstLevels(item.codes), { vocabulary, pattern, classIndex: classOf(item) }));
     sequenceLength = Math.max(...sequences.map((s) => s.length - 1));
     metadata.audioPattern = pattern;
     const framesPerSecond = options.framesPerSecond ?? tokenizer.framesPerSecond;

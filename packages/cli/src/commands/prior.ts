@@ -59,6 +59,7 @@ interface TrainPriorFlags {
   dropout: string;
   context?: string;
   audioPattern: string;
+  levels?: string;
   framesPerSecond?: string;
   evalEvery?: string;
   checkpointEvery?: string;
@@ -137,6 +138,7 @@ async function runTrainPrior(flags: TrainPriorFlags, globals: EngineFlags): Prom
   const learningRate = numberOption('lr', flags.lr, (n) => n > 0, '> 0')!;
   const dropout = numberOption('dropout', flags.dropout, (n) => n >= 0 && n < 1, 'in [0, 1)')!;
   const framesPerSecond = numberOption('frames-per-second', flags.framesPerSecond, (n) => n > 0, '> 0');
+  const levels = intOption('levels', flags.levels, 1);
   const classNames = flags.classNames?.split(',').map((s) => s.trim());
   const outDir = path.resolve(flags.output);
   await startEngine(globals);
@@ -144,7 +146,7 @@ async function runTrainPrior(flags: TrainPriorFlags, globals: EngineFlags): Prom
   await withInterrupt(async (signal) => {
     const train = await tokenizeWithProgress('tokenize train', flags.tokenizer, flags.data, flags, intOption('limit', flags.limit, 1), signal);
     const conditional = flags.unconditional ? false : undefined;
-    const trainData = priorDataFromCodes(train, { classConditional: conditional, classNames, audioPattern, framesPerSecond });
+    const trainData = priorDataFromCodes(train, { classConditional: conditional, classNames, audioPattern, framesPerSecond, levels });
     let validation: Int32Array[] | undefined;
     if (flags.valData !== undefined) {
       const val = await tokenizeWithProgress('tokenize validation', flags.tokenizer, flags.valData, flags, undefined, signal);
@@ -153,6 +155,7 @@ async function runTrainPrior(flags: TrainPriorFlags, globals: EngineFlags): Prom
         numClasses: trainData.vocabulary.numClasses,
         classNames: trainData.metadata.classNames,
         audioPattern,
+        levels,
         vocabulary: trainData.vocabulary,
       }).sequences;
     }
@@ -380,6 +383,7 @@ export function registerPrior(program: Command, groups: CommandGroups): void {
     .option('--dropout <p>', 'dropout while training', '0')
     .option('--context <n>', 'context length (n_positions); default: one whole image / at most 1024 audio tokens')
     .option('--audio-pattern <p>', 'residual audio codes: flatten (frame by frame) or delay', 'flatten')
+    .option('--levels <n>', 'audio: model only the first n residual levels (a lower-bitrate prior; samples decode from them)')
     .option('--frames-per-second <x>', "audio code frames per second, for bits per second (default: the tokenizer's frame rate)")
     .option('--eval-every <n>', 'validation interval in steps (default: steps / 10)')
     .option('--checkpoint-every <n>', 'checkpoint interval in steps (default: the validation interval)')
