@@ -201,6 +201,13 @@ function winogradPoints(filterSize: number): number {
 const VECTOR_PARALLEL_FLOATS = 1 << 16;
 /** im2col/col2im moving fewer floats than this run on the calling thread alone. */
 const CONV_PARALLEL_FLOATS = 1 << 18;
+/**
+ * When every helper is blocked (not polling), tasks below this many times
+ * their threshold run on the calling thread alone too: waking a blocked
+ * thread costs tens of microseconds, more on a loaded machine, where the
+ * wake-up may even preempt the caller.
+ */
+const SLEEPING_HELPERS_FACTOR = 8;
 
 interface GemmExports {
   /** Runs thread `thread`'s part of the task described at `desc`. */
@@ -664,7 +671,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
 
   /** Runs a Winograd transform over `units` independent pieces (tiles, resp. input channels). */
   private runTileTask(kind: number, source: number, destination: number, floats: number, units: number): void {
-    const active = this.pool && floats >= VECTOR_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
+    const active = this.threadsFor(floats, VECTOR_PARALLEL_FLOATS, units);
     const desc = this.desc;
     desc[3] = source;
     desc[4] = destination;
@@ -677,7 +684,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
 
   /** Runs an element-wise/reduction task over `units` 16-float pieces, on all threads when it is large. */
   private runVectorTask(kind: number, floats: number, units: number): void {
-    const active = this.pool && floats >= VECTOR_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
+    const active = this.threadsFor(floats, VECTOR_PARALLEL_FLOATS, units);
     const chunks = active === 1 ? 1 : Math.min(units, active * 2);
     this.desc[18] = chunks;
     this.desc[20] = kind;
@@ -689,7 +696,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
    * resp. images), on all threads when it is large enough to pay for waking them.
    */
   private runConvTask(kind: number, source: number, destination: number, floats: number, units: number): void {
-    const active = this.pool && floats >= CONV_PARALLEL_FLOATS ? Math.min(this.threads, units) : 1;
+    const active = this.threadsFor(floats, CONV_PARALLEL_FLOATS, units);
     const desc = this.desc;
     desc[3] = source;
     desc[4] = destination;
@@ -759,13 +766,24 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     };
   }
 
+  /**
+   * Threads for a task of `size` (floats, or flops) split into at most
+   * `units` pieces: all of them from `threshold` on, or from
+   * SLEEPING_HELPERS_FACTOR × `threshold` when no helper is polling.
+   */
+  private threadsFor(size: number, threshold: number, units: number): number {
+    if (!this.pool || size < threshold) return 1;
+    if (size < threshold * SLEEPING_HELPERS_FACTOR && this.pool.awake() === 0) return 1;
+    return Math.max(1, Math.min(this.threads, units));
+  }
+
   /** How to divide a task among threads: the split dimension, the threads taking part and the chunks they claim. */
   private planSplit(m: number, n: number, k: number, batch: number, strideC: number): { split: number; active: number; chunks: number } {
     const threads = this.threads;
     const flops = 2 * m * n * k * batch;
     // Batch items whose C regions partially overlap must run in order on one thread.
     const overlappingC = batch > 1 && strideC > 0 && strideC < m * n;
-    if (threads === 1 || k === 0 || flops < this.parallelThreshold || overlappingC) return { split: SPLIT_BATCH, active: 1, chunks: 1 };
+    if (threads === 1 || k === 0 || overlappingC || this.threadsFor(flops, this.parallelThreshold, threads) === 1) return { split: SPLIT_BATCH, active: 1, chunks: 1 };
     const separateC = batch > 1 && strideC >= m * n;
     if (separateC && batch >= threads && (batch % threads === 0 || batch >= 4 * threads)) {
       return { split: SPLIT_BATCH, active: threads, chunks: batch };

@@ -27,6 +27,10 @@ import type { WasmMemory, WasmModule } from './wasm-api.js';
 export const CTRL_GENERATION = 0;
 export const CTRL_STOP = 1;
 export const CTRL_ERROR = 2;
+/** Workers currently blocked in Atomics.wait (not spinning). */
+export const CTRL_SLEEPERS = 3;
+/** Microseconds a worker polls for the next task before it blocks (read before every wait). */
+export const CTRL_SPIN = 4;
 export const CTRL_SLOTS = 16;
 /** Int32 words of the task descriptor the pool protocol touches (must match assembly/gemm.ts). */
 export const DESC_REMAINING_WORD = 19;
@@ -43,7 +47,7 @@ export const SPIN_MICROSECONDS = 200;
 const WORKER_SOURCE = `
 'use strict';
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctrlOffset, descOffset, index, spinMicroseconds } = workerData;
+const { module, memory, ctrlOffset, descOffset, index } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const runTask = instance.exports.runTask;
 const ctrl = new Int32Array(memory.buffer, ctrlOffset, ${CTRL_SLOTS});
@@ -52,10 +56,15 @@ let seen = Atomics.load(ctrl, ${CTRL_GENERATION});
 parentPort.postMessage('ready');
 for (;;) {
   let generation = Atomics.load(ctrl, ${CTRL_GENERATION});
-  const spinUntil = performance.now() + spinMicroseconds / 1000;
+  const spinUntil = performance.now() + Atomics.load(ctrl, ${CTRL_SPIN}) / 1000;
   while (generation === seen && performance.now() < spinUntil) generation = Atomics.load(ctrl, ${CTRL_GENERATION});
   if (generation === seen) {
+    // Counted as asleep before the wait: the host skips notify (and small
+    // tasks skip the helpers) only while no worker can be mid-way to sleep
+    // on an old generation (the wait re-checks it atomically).
+    Atomics.add(ctrl, ${CTRL_SLEEPERS}, 1);
     Atomics.wait(ctrl, ${CTRL_GENERATION}, seen);
+    Atomics.sub(ctrl, ${CTRL_SLEEPERS}, 1);
     continue;
   }
   seen = generation;
@@ -98,6 +107,7 @@ export class GemmWorkerPool {
   static async start(options: WorkerPoolOptions): Promise<GemmWorkerPool> {
     const ctrl = new Int32Array(options.memory.buffer, options.ctrlOffset, CTRL_SLOTS);
     ctrl.fill(0);
+    ctrl[CTRL_SPIN] = SPIN_MICROSECONDS;
     const pool = new GemmWorkerPool(ctrl);
     const ready: Promise<void>[] = [];
     for (let index = 1; index <= options.workers; index++) {
@@ -109,7 +119,6 @@ export class GemmWorkerPool {
           ctrlOffset: options.ctrlOffset,
           descOffset: options.descOffset,
           index,
-          spinMicroseconds: SPIN_MICROSECONDS,
         },
       });
       pool.workers.push(worker);
@@ -148,7 +157,22 @@ export class GemmWorkerPool {
   wake(helpers: number): void {
     if (this.disposed) throw new BackendError('the GEMM engine was disposed');
     Atomics.add(this.ctrl, CTRL_GENERATION, 1);
-    Atomics.notify(this.ctrl, CTRL_GENERATION, Math.min(helpers, this.workers.length));
+    // Spinning workers see the new generation by themselves; a futex wake costs tens of microseconds.
+    if (Atomics.load(this.ctrl, CTRL_SLEEPERS) > 0) Atomics.notify(this.ctrl, CTRL_GENERATION, Math.min(helpers, this.workers.length));
+  }
+
+  /** Microseconds workers poll for the next task before blocking. */
+  get spinMicroseconds(): number {
+    return Atomics.load(this.ctrl, CTRL_SPIN);
+  }
+
+  set spinMicroseconds(value: number) {
+    Atomics.store(this.ctrl, CTRL_SPIN, Math.max(0, Math.min(1e6, Math.round(value))));
+  }
+
+  /** Workers that are polling for work (awake) rather than blocked. */
+  awake(): number {
+    return this.workers.length - Atomics.load(this.ctrl, CTRL_SLEEPERS);
   }
 
   /** Clears the worker-failure flag before a task. */
