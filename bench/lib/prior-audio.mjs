@@ -32,6 +32,7 @@ const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const AUDIO_DEFAULTS = {
   fsdd: path.join(process.env.VQKIT_DATA_DIR ?? path.resolve(repoRoot, '../shared/data'), 'audio', 'fsdd'),
   tokenizer: path.join(RESULTS, 'tokenizers', 'fsdd'),
+  levels: 0,
   contextFrames: 32,
   steps: 1500,
   trainMinutes: 8,
@@ -87,7 +88,7 @@ function unigramCrossEntropy(train, test, vocab) {
 export function parseAudioArgs(argv) {
   const opts = { ...AUDIO_DEFAULTS, backend: 'auto', frames: undefined };
   const numeric = {
-    '--context-frames': 'contextFrames', '--steps': 'steps', '--train-minutes': 'trainMinutes', '--batch': 'batch', '--lr': 'lr', '--embd': 'embd', '--layers': 'layers',
+    '--levels': 'levels', '--context-frames': 'contextFrames', '--steps': 'steps', '--train-minutes': 'trainMinutes', '--batch': 'batch', '--lr': 'lr', '--embd': 'embd', '--layers': 'layers',
     '--heads': 'heads', '--class-dropout': 'classDropout', '--digit': 'digit', '--samples': 'samples', '--judge-samples': 'judgeSamples', '--frames': 'frames', '--temperature': 'temperature', '--seed': 'seed',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -192,6 +193,8 @@ export async function runAudioPriorBench(opts) {
   }
   const engine = await initEngine({ backend: opts.backend });
   console.log(`engine: ${engine.description}`);
+  // Loaded now: the directory may be rewritten (a tokenizer retrained) while the prior trains.
+  const tokenizer = await AudioTokenizer.load(opts.tokenizer);
   const started = performance.now();
   const result = { date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverage: os.loadavg() }, engine: engine.description, options: opts };
 
@@ -212,13 +215,16 @@ export async function runAudioPriorBench(opts) {
   const trainCodes = await loadTokenizedCodes({ tokenizer: opts.tokenizer, data: train.file, cacheDir, onProgress: log('train') });
   const testCodes = await loadTokenizedCodes({ tokenizer: opts.tokenizer, data: test.file, cacheDir, onProgress: log('test') });
   const tokenizeSeconds = seconds(t0);
-  const trainData = priorDataFromCodes(trainCodes, { classNames: DIGITS });
+  if (trainCodes.tokenizer.id !== tokenizer.id || testCodes.tokenizer.id !== tokenizer.id) throw new Error(`the tokenizer in ${opts.tokenizer} changed while tokenizing; run again`);
+  const levels = opts.levels > 0 ? opts.levels : undefined;
+  const trainData = priorDataFromCodes(trainCodes, { classNames: DIGITS, levels });
   const vocab = trainData.vocabulary;
-  const testData = priorDataFromCodes(testCodes, { classNames: DIGITS, vocabulary: vocab });
+  const testData = priorDataFromCodes(testCodes, { classNames: DIGITS, levels, vocabulary: vocab });
   const { framesPerSecond, tokensPerSecond } = trainData.metadata;
   const frameCounts = trainCodes.items.map((item) => item.shape[0]);
   const rawBitsPerSecond = tokensPerSecond * Math.log2(vocab.codebookSize);
-  result.tokenizer = { dir: path.relative(repoRoot, opts.tokenizer), id: trainCodes.tokenizer.id, levels: vocab.levels, codebookSize: vocab.codebookSize, framesPerSecond, rawBitsPerSecond };
+  const tokenizerLevels = trainCodes.tokenizer.codebookSizes.length;
+  result.tokenizer = { dir: path.relative(repoRoot, opts.tokenizer), id: tokenizer.id, levels: tokenizerLevels, modelledLevels: vocab.levels, codebookSize: vocab.codebookSize, framesPerSecond, rawBitsPerSecond };
   result.codes = {
     train: trainData.sequences.length,
     test: testData.sequences.length,
@@ -229,7 +235,7 @@ export async function runAudioPriorBench(opts) {
     trainTokens: trainData.sequences.reduce((n, s) => n + s.length - 1, 0),
   };
   console.log(
-    `codes: tokenizer ${trainCodes.tokenizer.id} (${vocab.levels} levels × K ${vocab.codebookSize}, ${framesPerSecond} frames/s = ${rawBitsPerSecond} bit/s raw), ` +
+    `codes: tokenizer ${tokenizer.id} (${vocab.levels}${vocab.levels < tokenizerLevels ? ` of ${tokenizerLevels}` : ''} levels × K ${vocab.codebookSize}, ${framesPerSecond} frames/s = ${rawBitsPerSecond} bit/s raw), ` +
       `${trainData.sequences.length} train + ${testData.sequences.length} test utterances, ${result.codes.trainTokens} training tokens ` +
       `(frames per clip: median ${result.codes.framesPerClip.median}, max ${result.codes.framesPerClip.max}; ${result.codes.cached ? 'from cache' : 'tokenized'} in ${tokenizeSeconds.toFixed(0)} s)`,
   );
@@ -325,12 +331,13 @@ export async function runAudioPriorBench(opts) {
       `the classifier on real test utterances: ${(100 * classifierAccuracy).toFixed(1)}%); ${result.judge.samplingTokensPerSecond.toFixed(0)} tokens/s`,
   );
 
-  // 5. Samples of one digit, decoded; a real utterance and its reconstruction beside them.
+  // 5. Samples of one digit, decoded; a real utterance and its reconstruction beside them; the prior.
   const outDir = path.join(RESULTS, 'prior-audio');
   fs.mkdirSync(outDir, { recursive: true });
+  for (const f of fs.readdirSync(outDir)) if (f.endsWith('.wav')) fs.rmSync(path.join(outDir, f));
+  prior.save(path.join(outDir, 'prior'));
   const digitFrames = trainCodes.items.filter((item) => item.label === opts.digit).map((item) => item.shape[0]);
   const frames = opts.frames ?? median(digitFrames);
-  const tokenizer = await AudioTokenizer.load(opts.tokenizer);
   t0 = performance.now();
   const samples = samplePrior(prior, { count: opts.samples, classIndex: opts.digit, frames, temperature: opts.temperature, seed: opts.seed });
   const samplingSeconds = seconds(t0);
@@ -342,7 +349,9 @@ export async function runAudioPriorBench(opts) {
   });
   const realItem = testCodes.items.find((item) => item.label === opts.digit);
   const realFile = path.join(outDir, `digit${opts.digit}-real-reconstruction.wav`);
-  fs.writeFileSync(realFile, encodeWav(tokenizer.decode({ codes: realItem.codes, frames: realItem.shape[0], levels: realItem.shape[1] }), { sampleRate: tokenizer.sampleRate }));
+  // Reconstructed from the levels the prior models.
+  const realCodes = Int32Array.from({ length: realItem.shape[0] * vocab.levels }, (_, i) => realItem.codes[Math.floor(i / vocab.levels) * tokenizerLevels + (i % vocab.levels)]);
+  fs.writeFileSync(realFile, encodeWav(tokenizer.decode({ codes: realCodes, frames: realItem.shape[0], levels: vocab.levels }), { sampleRate: tokenizer.sampleRate }));
   const realOriginal = path.join(outDir, `digit${opts.digit}-real.wav`);
   fs.rmSync(realOriginal, { force: true });
   fs.writeFileSync(realOriginal, fs.readFileSync(realItem.name));
@@ -365,7 +374,7 @@ export async function runAudioPriorBench(opts) {
   result.totalSeconds = seconds(started);
 
   const rows = [
-    ['tokenizer', `${trainCodes.tokenizer.id}: ${vocab.levels} levels × ${vocab.codebookSize} codes, ${framesPerSecond} frames/s (${rawBitsPerSecond} bit/s uncoded)`],
+    ['tokenizer', `${tokenizer.id}: ${vocab.levels}${vocab.levels < tokenizerLevels ? ` of ${tokenizerLevels}` : ''} levels × ${vocab.codebookSize} codes, ${framesPerSecond} frames/s (${rawBitsPerSecond} bit/s uncoded)`],
     ['held-out NLL, digit-conditional', `${fmt(conditional.bitsPerToken)} bits/token = ${fmt(conditional.bitsPerSecond, 0)} bit/s (${testData.sequences.length} test utterances)`],
     ['held-out NLL, unconditional', `${fmt(unconditional.bitsPerToken)} bits/token = ${fmt(unconditional.bitsPerSecond, 0)} bit/s`],
     ['unigram entropy of the codes (per level)', `${fmt(unigram)} bits/token on the training codes, ${fmt(unigramHeldOut)} held-out = ${fmt(unigramHeldOut * tokensPerSecond, 0)} bit/s`],

@@ -17,7 +17,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const requirePrior = createRequire(path.join(here, '../../packages/prior/package.json'));
 
 /** Session options for a small decoder on a shared CPU. */
-export const sessionOptions = (threads) => ({ intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+export const sessionOptions = (threads, spinning = false) => ({
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  // Idle intra-op threads sleep instead of spinning: on a shared CPU spinning steals the cores the other threads need.
+  extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
+});
 
 /** The prompt of row b: a class token (cycling through the classes), or BOS for an unconditional prior. */
 const promptToken = (vocab, b) => (vocab.numClasses > 0 ? vocab.firstClassId + (b % vocab.numClasses) : vocab.bosId);
