@@ -13,7 +13,7 @@
 // `ASC_FEATURE_RELAXED_SIMD` is a compile-time constant, so each build holds
 // only its own branch.
 
-import { binaryRange, columnSumsRange, unaryRange } from './vector';
+import { argMinRowsRange, binaryRange, columnSumsRange, unaryRange } from './vector';
 import {
   depthToSpaceRange,
   spaceToDepthRange,
@@ -75,6 +75,8 @@ const TASK_WINOGRAD_FILTER_ADJOINT: i32 = 10;
 const TASK_SPACE_TO_DEPTH: i32 = 11;
 const TASK_DEPTH_TO_SPACE: i32 = 12;
 const TASK_WINOGRAD_INPUT_ADJOINT: i32 = 13;
+/** Index of each row's minimum (assembly/vector.ts); descriptor words documented at vectorChunk. */
+const TASK_ARGMIN_ROWS: i32 = 14;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -558,10 +560,12 @@ function convChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
 
 /**
  * Chunk `chunk` of `chunks` of an element-wise or reduction task. Descriptor
- * words: A, B = operands, C = output; M = elements (rows for column sums);
- * N = period of the repeating operand (columns for column sums); TRANS_A =
- * operation; TRANS_B = 1 when A is the repeating operand; ACCUMULATE = the f32
- * parameter (step's alpha). Chunks cover 16-float (cache-line) multiples.
+ * words: A, B = operands, C = output; M = elements (rows for column sums and
+ * argmin); N = period of the repeating operand (columns for column sums and
+ * argmin); K = elements of the output each element of the repeating operand
+ * stands for (1: it repeats cyclically); TRANS_A = operation; TRANS_B = 1
+ * when A is the repeating operand; ACCUMULATE = the f32 parameter (step's
+ * alpha). Element-wise chunks cover 16-float (cache-line) multiples.
  */
 function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
   const a = <usize>load<u32>(desc, DESC_A);
@@ -574,10 +578,14 @@ function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
     columnSumsRange(a, out, m, n, chunkStart(n, 16, chunk, chunks), chunkStart(n, 16, chunk + 1, chunks));
     return;
   }
+  if (kind == TASK_ARGMIN_ROWS) {
+    argMinRowsRange(a, out, n, chunkStart(m, 1, chunk, chunks), chunkStart(m, 1, chunk + 1, chunks));
+    return;
+  }
   const start = chunkStart(m, 16, chunk, chunks);
   const end = chunkStart(m, 16, chunk + 1, chunks);
   if (start >= end) return;
-  if (kind == TASK_BINARY) binaryRange(op, a, b, out, m, n, load<i32>(desc, DESC_TRANS_B) != 0, start, end);
+  if (kind == TASK_BINARY) binaryRange(op, a, b, out, m, n, load<i32>(desc, DESC_K), load<i32>(desc, DESC_TRANS_B) != 0, start, end);
   else unaryRange(op, a, out, load<f32>(desc, DESC_ACCUMULATE), start, end);
 }
 
@@ -649,7 +657,7 @@ export function runTask(desc: usize, t: i32): void {
     const kind = load<i32>(desc, DESC_KIND);
     if (kind == TASK_GEMM) gemmChunk(desc, t, chunk, chunks);
     else if (kind == TASK_IM2COL || kind == TASK_COL2IM) convChunk(desc, kind, chunk, chunks);
-    else if (kind >= TASK_WINOGRAD_INPUT) winogradChunk(desc, kind, t, chunk, chunks);
+    else if (kind >= TASK_WINOGRAD_INPUT && kind <= TASK_WINOGRAD_INPUT_ADJOINT) winogradChunk(desc, kind, t, chunk, chunks);
     else vectorChunk(desc, kind, chunk, chunks);
     if (atomic.add<i32>(desc + DESC_DONE, 1) + 1 == chunks) atomic.notify(desc + DESC_DONE);
   }

@@ -64,7 +64,21 @@ export const UOP_SQRT: i32 = 3;
   }
 }
 
-@inline function binaryRangeOp(op: i32, a: usize, b: usize, out: usize, n: i32, period: i32, repeatedIsA: bool, start: i32, end: i32): void {
+@inline function binaryRangeOp(op: i32, a: usize, b: usize, out: usize, n: i32, period: i32, inner: i32, repeatedIsA: bool, start: i32, end: i32): void {
+  if (inner > 1) {
+    // The repeated operand holds one value per run of `inner` elements (e.g. a column vector against a matrix).
+    let pos = start;
+    while (pos < end) {
+      const run = pos / inner;
+      const len = min(end - pos, (run + 1) * inner - pos);
+      const s = <usize>(run % period) << 2;
+      const full = <usize>pos << 2;
+      if (repeatedIsA) runScalar(op, load<f32>(a + s), true, b + full, out + full, len);
+      else runScalar(op, load<f32>(b + s), false, a + full, out + full, len);
+      pos += len;
+    }
+    return;
+  }
   if (period == 1) {
     // One operand is a scalar.
     if (repeatedIsA) runScalar(op, load<f32>(a), true, b + (<usize>start << 2), out + (<usize>start << 2), end - start);
@@ -86,15 +100,17 @@ export const UOP_SQRT: i32 = 3;
 
 /**
  * Elements [start, end) of out = a op b, where one operand (`a` when
- * `repeatedIsA`) repeats with `period` elements (1: a scalar; n: no repeat)
- * and the other has all n elements.
+ * `repeatedIsA`) has `period` elements, each standing for a run of `inner`
+ * consecutive output elements, repeated cyclically (period 1: a scalar;
+ * inner 1: a trailing-axes operand; period = n: no repeat), and the other
+ * has all n elements.
  */
-export function binaryRange(op: i32, a: usize, b: usize, out: usize, n: i32, period: i32, repeatedIsA: bool, start: i32, end: i32): void {
-  if (op == OP_ADD) binaryRangeOp(OP_ADD, a, b, out, n, period, repeatedIsA, start, end);
-  else if (op == OP_SUB) binaryRangeOp(OP_SUB, a, b, out, n, period, repeatedIsA, start, end);
-  else if (op == OP_MUL) binaryRangeOp(OP_MUL, a, b, out, n, period, repeatedIsA, start, end);
-  else if (op == OP_DIV) binaryRangeOp(OP_DIV, a, b, out, n, period, repeatedIsA, start, end);
-  else binaryRangeOp(OP_SQDIFF, a, b, out, n, period, repeatedIsA, start, end);
+export function binaryRange(op: i32, a: usize, b: usize, out: usize, n: i32, period: i32, inner: i32, repeatedIsA: bool, start: i32, end: i32): void {
+  if (op == OP_ADD) binaryRangeOp(OP_ADD, a, b, out, n, period, inner, repeatedIsA, start, end);
+  else if (op == OP_SUB) binaryRangeOp(OP_SUB, a, b, out, n, period, inner, repeatedIsA, start, end);
+  else if (op == OP_MUL) binaryRangeOp(OP_MUL, a, b, out, n, period, inner, repeatedIsA, start, end);
+  else if (op == OP_DIV) binaryRangeOp(OP_DIV, a, b, out, n, period, inner, repeatedIsA, start, end);
+  else binaryRangeOp(OP_SQDIFF, a, b, out, n, period, inner, repeatedIsA, start, end);
 }
 
 /**
@@ -174,5 +190,58 @@ export function columnSumsRange(x: usize, out: usize, rows: i32, cols: i32, c0: 
       p += rowBytes;
     }
     store<f32>(out + (<usize>j << 2), <f32>s);
+  }
+}
+
+/**
+ * Rows [r0, r1) of the index of each row's minimum (rows × cols floats at
+ * `x`, i32 results at `out`), with tfjs-cpu's semantics: the first index of
+ * the smallest value; NaN never wins, except that a row starting with NaN
+ * gives 0 (nothing compares below it).
+ */
+export function argMinRowsRange(x: usize, out: usize, cols: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << 2;
+  for (let r = r0; r < r1; r++) {
+    const row = x + <usize>r * rowBytes;
+    let best = load<f32>(row);
+    let bestIndex = 0;
+    if (best != best) {
+      store<i32>(out + (<usize>r << 2), 0);
+      continue;
+    }
+    let j = 1;
+    if (cols >= 9) {
+      // Four lanes each keep the first index of their minimum over columns 1 + 4q + lane.
+      let minV = f32x4.splat(best);
+      let minI = i32x4.splat(0);
+      let cur = i32x4(1, 2, 3, 4);
+      const four = i32x4.splat(4);
+      for (; j + 4 <= cols; j += 4) {
+        const v = v128.load(row + (<usize>j << 2));
+        const less = f32x4.lt(v, minV);
+        minV = v128.bitselect(v, minV, less);
+        minI = v128.bitselect(cur, minI, less);
+        cur = i32x4.add(cur, four);
+      }
+      // Lanes started from column 0's value with index 0, so ties with it keep 0; merge: smallest value, then smallest index.
+      best = f32x4.extract_lane(minV, 0);
+      bestIndex = i32x4.extract_lane(minI, 0);
+      for (let lane = 1; lane < 4; lane++) {
+        const v = lane == 1 ? f32x4.extract_lane(minV, 1) : lane == 2 ? f32x4.extract_lane(minV, 2) : f32x4.extract_lane(minV, 3);
+        const i = lane == 1 ? i32x4.extract_lane(minI, 1) : lane == 2 ? i32x4.extract_lane(minI, 2) : i32x4.extract_lane(minI, 3);
+        if (v < best || (v == best && i < bestIndex)) {
+          best = v;
+          bestIndex = i;
+        }
+      }
+    }
+    for (; j < cols; j++) {
+      const v = load<f32>(row + (<usize>j << 2));
+      if (v < best) {
+        best = v;
+        bestIndex = j;
+      }
+    }
+    store<i32>(out + (<usize>r << 2), bestIndex);
   }
 }

@@ -27,6 +27,10 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
       [[2, 1, 4, 1], [3, 1, 5]],
       [[6, 1, 1], [1, 4, 5]],
       [[2, 0, 3], [3]],
+      [[7, 9], [7, 1]],
+      [[4, 5, 1], [4, 5, 6]],
+      [[3, 4, 5, 6], [4, 1, 1]],
+      [[1, 4, 1, 1], [3, 4, 5, 6]],
     ];
     for (const [aShape, bShape] of pairs) {
       const a = randomArray(random, size(aShape));
@@ -39,6 +43,37 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
       const err = compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn));
       expect(err, `${aShape} op ${bShape}`).toBeLessThanOrEqual(TOLERANCE);
     }
+  });
+
+  it('column-vector broadcasts and ArgMin over the last axis (a VQ distance matrix) match tfjs cpu, NaN/Inf/ties included', async () => {
+    const random = seededRandom(28);
+    const rows = 300;
+    const cols = 64;
+    const d = randomArray(random, rows * cols);
+    // Ties (first index wins), NaN (never wins unless first), -0/+0 and infinities.
+    d.set([-3, 5, -3, 1], 0);
+    d.set([NaN, -9, 2, 3], cols);
+    d.set([4, NaN, -1, -1], 2 * cols);
+    d.set([0, -0, 0, 1], 3 * cols);
+    d.set([Infinity, Infinity, NaN, Infinity], 4 * cols);
+    for (let j = 4; j < cols; j++) d[4 * cols + j] = Infinity;
+    d.set([-Infinity, 2], 5 * cols + 30);
+    const clean = randomArray(random, rows * cols);
+    const norms = randomArray(random, rows);
+    const fn = () => {
+      const td = tf.tensor2d(clean, [rows, cols]);
+      const tn = tf.tensor2d(norms, [rows, 1]);
+      return [tf.sub(tn, td), tf.add(td, tn), tf.mul(tn, td), tf.div(td, tf.add(tn, 3))];
+    };
+    expect(compareResults(await runOnBackend(name, fn), await runOnBackend('cpu', fn))).toBeLessThanOrEqual(TOLERANCE);
+    const argMins = () => {
+      const td = tf.tensor2d(d, [rows, cols]);
+      return [tf.cast(tf.argMin(td, 1), 'float32'), tf.cast(tf.argMin(tf.reshape(td, [3, 100, cols]), -1), 'float32'), tf.cast(tf.argMin(td, 0), 'float32')];
+    };
+    const ours = await runOnBackend(name, argMins);
+    const reference = await runOnBackend('cpu', argMins);
+    expect(ours.shapes).toEqual(reference.shapes);
+    for (let i = 0; i < 3; i++) expect(Array.from(ours.values[i]!)).toEqual(Array.from(reference.values[i]!));
   });
 
   it('matches tfjs cpu on tensors large enough for the engine\'s SIMD, multi-threaded loops', async () => {

@@ -13,14 +13,23 @@ import type { BinaryOp, VectorOps } from './vector-ops.js';
 
 export type { BinaryOp } from './vector-ops.js';
 
-/** True when `shape`, without its leading 1s, is a suffix of `outShape` (so it repeats every `size` elements). */
-function isTrailingOf(shape: readonly number[], outShape: readonly number[]): boolean {
-  let start = 0;
-  while (start < shape.length && shape[start] === 1) start++;
-  const rest = shape.length - start;
-  if (rest > outShape.length) return false;
-  for (let i = 0; i < rest; i++) if (shape[start + i] !== outShape[outShape.length - rest + i]) return false;
-  return true;
+/**
+ * When `shape` broadcasts to `outShape` as a run-repeat pattern — right-
+ * aligned, leading 1s, then a block of `outShape`'s own dimensions, then
+ * trailing 1s — the number of consecutive output elements each of its
+ * elements stands for (1 for a trailing-axes operand such as a bias, the row
+ * length for a column vector against a matrix); undefined otherwise.
+ */
+function repeatRun(shape: readonly number[], outShape: readonly number[]): number | undefined {
+  const offset = outShape.length - shape.length;
+  const dim = (d: number) => (d < offset ? 1 : shape[d - offset]!);
+  let d = outShape.length - 1;
+  let inner = 1;
+  while (d >= 0 && dim(d) === 1) inner *= outShape[d--]!;
+  if (d < 0) return 1; // a scalar: any run length works
+  while (d >= 0 && dim(d) === outShape[d]) d--;
+  while (d >= 0 && dim(d) === 1) d--;
+  return d < 0 ? inner : undefined;
 }
 
 /** Per-output-axis element strides of an operand broadcast to `outShape` (0 along broadcast axes). */
@@ -70,7 +79,7 @@ function applyBroadcast(op: BinaryOp, a: Float32Array, aShape: readonly number[]
   }
 }
 
-/** A float32 binary kernel: contiguous loops for same-shape / scalar / trailing operands, strided loops for other broadcasts. */
+/** A float32 binary kernel: contiguous loops for same-shape / scalar / trailing / column operands, strided loops for other broadcasts. */
 export function createBinaryKernel(op: BinaryOp, vector: VectorOps, original: KernelFunc): KernelFunc {
   return asKernelFunc((args: CpuKernelArgs) => {
     const { inputs, backend } = args;
@@ -85,8 +94,9 @@ export function createBinaryKernel(op: BinaryOp, vector: VectorOps, original: Ke
       const bValues = float32Values(backend, b);
       const aFull = aValues.length === size;
       const bFull = bValues.length === size;
-      if ((aFull && (bFull || isTrailingOf(b.shape, outShape))) || (bFull && isTrailingOf(a.shape, outShape))) {
-        vector.binary(op, aValues, bValues, out);
+      const inner = aFull && bFull ? 1 : aFull ? repeatRun(b.shape, outShape) : bFull ? repeatRun(a.shape, outShape) : undefined;
+      if (inner !== undefined) {
+        vector.binary(op, aValues, bValues, out, inner);
       } else {
         applyBroadcast(op, aValues, a.shape, bValues, b.shape, outShape, out);
       }

@@ -114,3 +114,26 @@ export function createGatherKernel(original: KernelFunc): KernelFunc {
     return backend.makeTensorInfo([...indices.shape, ...rowShape], 'float32', out);
   });
 }
+
+/**
+ * `ArgMin` of float32 over the last axis (e.g. a VQ's nearest code): SIMD
+ * rows on the engine's threads instead of tfjs-cpu's scalar loop; other
+ * axes and dtypes go to the original kernel.
+ */
+export function createArgMinKernel(vector: VectorOps, original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const rank = x.shape.length;
+    if (x.dtype !== 'float32' || rank === 0) return callKernel(original, args);
+    const axes = util.parseAxisParam(attrs!.axis as number | number[], x.shape);
+    if (axes.length !== 1 || axes[0] !== rank - 1) return callKernel(original, args);
+    const cols = x.shape[rank - 1]!;
+    const outShape = x.shape.slice(0, -1);
+    const rows = sizeOf(outShape);
+    if (cols === 0) return callKernel(original, args);
+    const out = new Int32Array(rows);
+    vector.argMinRows(float32Values(backend, x), rows, cols, out);
+    return backend.makeTensorInfo(outShape, 'int32', out);
+  });
+}

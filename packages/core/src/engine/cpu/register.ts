@@ -22,7 +22,7 @@ import {
 } from './conv-kernels.js';
 import { createBinaryKernel, createCastKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
-import { createGatherKernel, createReduceKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
+import { createArgMinKernel, createGatherKernel, createReduceKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
 import { allocatorOf } from './tensor-data.js';
 import { vectorOpsOf, type VectorOps } from './vector-ops.js';
@@ -62,6 +62,7 @@ export const VQKIT_CPU_KERNELS = [
   'Square',
   'Sqrt',
   'Cast',
+  'ArgMin',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -90,6 +91,7 @@ function overrides(gemm: GemmEngine, vector: VectorOps, scratch: ConvScratch, or
     ['Square', createUnaryKernel('square', vector, original('Square'))],
     ['Sqrt', createUnaryKernel('sqrt', vector, original('Sqrt'))],
     ['Cast', createCastKernel(original('Cast'))],
+    ['ArgMin', createArgMinKernel(vector, original('ArgMin'))],
   ]);
 }
 

@@ -14,19 +14,55 @@ export type UnaryOp = 'relu' | 'step' | 'square' | 'sqrt';
 export interface VectorOps {
   /**
    * out = a op b. One operand has `out.length` elements; the other as many,
-   * or a divisor of that many and then repeats (scalar, trailing-axes operand).
+   * or fewer and then each of its elements stands for `inner` consecutive
+   * output elements (default 1) and it repeats cyclically (scalar,
+   * trailing-axes operand, column vector against a matrix).
    */
-  binary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  binary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner?: number): void;
+  /** out[r] = first index of the minimum of row r of the rows × cols `x` (NaN never wins unless it starts the row). */
+  argMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void;
   /** out = f(x); `alpha` is step's value for x ≤ 0. */
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha?: number): void;
   /** out[j] = Σ_i x[i·cols + j] (double-precision accumulation). */
   columnSums(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
 }
 
-function jsBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
+/** out = a op b where the repeated operand's elements each stand for `inner` consecutive outputs. */
+function jsBinaryRuns(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner: number): void {
+  const repeatedIsA = a.length !== out.length;
+  const small = repeatedIsA ? a : b;
+  const period = small.length;
+  for (let base = 0, run = 0; base < out.length; base += inner, run++) {
+    const v = small[run % period]!;
+    const end = base + inner;
+    if (repeatedIsA) {
+      switch (op) {
+        case 'add': for (let i = base; i < end; i++) out[i] = v + b[i]!; break;
+        case 'sub': for (let i = base; i < end; i++) out[i] = v - b[i]!; break;
+        case 'mul': for (let i = base; i < end; i++) out[i] = v * b[i]!; break;
+        case 'div': for (let i = base; i < end; i++) out[i] = v / b[i]!; break;
+        case 'sqdiff': for (let i = base; i < end; i++) { const d = v - b[i]!; out[i] = d * d; } break;
+      }
+    } else {
+      switch (op) {
+        case 'add': for (let i = base; i < end; i++) out[i] = a[i]! + v; break;
+        case 'sub': for (let i = base; i < end; i++) out[i] = a[i]! - v; break;
+        case 'mul': for (let i = base; i < end; i++) out[i] = a[i]! * v; break;
+        case 'div': for (let i = base; i < end; i++) out[i] = a[i]! / v; break;
+        case 'sqdiff': for (let i = base; i < end; i++) { const d = a[i]! - v; out[i] = d * d; } break;
+      }
+    }
+  }
+}
+
+function jsBinary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner = 1): void {
   const n = out.length;
   const an = a.length;
   const bn = b.length;
+  if (inner > 1 && (an !== n || bn !== n)) {
+    jsBinaryRuns(op, a, b, out, inner);
+    return;
+  }
   if (an === n && bn === n) {
     switch (op) {
       case 'add': for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!; return;
@@ -109,8 +145,23 @@ function jsColumnSums(x: Float32Array, rows: number, cols: number, out: Float32A
   out.set(totals);
 }
 
+function jsArgMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void {
+  for (let r = 0, base = 0; r < rows; r++, base += cols) {
+    let best = x[base]!;
+    let index = 0;
+    for (let j = 1; j < cols; j++) {
+      const v = x[base + j]!;
+      if (v < best) {
+        best = v;
+        index = j;
+      }
+    }
+    out[r] = index;
+  }
+}
+
 /** The JavaScript implementations. */
-export const jsVectorOps: VectorOps = { binary: jsBinary, unary: jsUnary, columnSums: jsColumnSums };
+export const jsVectorOps: VectorOps = { binary: jsBinary, unary: jsUnary, columnSums: jsColumnSums, argMinRows: jsArgMinRows };
 
 /** Arrays shorter than this stay in JavaScript (a call into the engine costs about a microsecond). */
 const SMALL_ELEMENTS = 256;
@@ -118,10 +169,13 @@ const SMALL_ELEMENTS = 256;
 /** The engine's own loops when it has them (duck-typed), with small arrays kept in JavaScript. */
 export function vectorOpsOf(engine: GemmEngine): VectorOps {
   const candidate = engine as GemmEngine & Partial<VectorOps>;
-  if (typeof candidate.binary !== 'function' || typeof candidate.unary !== 'function' || typeof candidate.columnSums !== 'function') return jsVectorOps;
+  if (typeof candidate.binary !== 'function' || typeof candidate.unary !== 'function' || typeof candidate.columnSums !== 'function' || typeof candidate.argMinRows !== 'function') {
+    return jsVectorOps;
+  }
   const fast = candidate as GemmEngine & VectorOps;
   return {
-    binary: (op, a, b, out) => (out.length < SMALL_ELEMENTS ? jsBinary(op, a, b, out) : fast.binary(op, a, b, out)),
+    binary: (op, a, b, out, inner = 1) => (out.length < SMALL_ELEMENTS ? jsBinary(op, a, b, out, inner) : fast.binary(op, a, b, out, inner)),
+    argMinRows: (x, rows, cols, out) => (rows * cols < SMALL_ELEMENTS ? jsArgMinRows(x, rows, cols, out) : fast.argMinRows(x, rows, cols, out)),
     unary: (op, x, out, alpha) => (out.length < SMALL_ELEMENTS ? jsUnary(op, x, out, alpha) : fast.unary(op, x, out, alpha)),
     columnSums: (x, rows, cols, out) => (rows * cols < SMALL_ELEMENTS ? jsColumnSums(x, rows, cols, out) : fast.columnSums(x, rows, cols, out)),
   };

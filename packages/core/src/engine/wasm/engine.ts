@@ -103,11 +103,15 @@ export interface WasmGemmEngine extends GemmEngine {
   col2im(col: Float32Array, geometry: Im2colGeometry, dx: Float32Array): void;
   /**
    * out = a op b element-wise (f32 SIMD, all threads for large arrays). One
-   * operand has `out.length` elements; the other has as many, or a divisor
-   * of that many and then repeats (a scalar, or a trailing-axes operand such
-   * as a bias). `out` may be the full operand (the operation is then in place).
+   * operand has `out.length` elements; the other has as many, or fewer and
+   * then each of its elements stands for `inner` consecutive output elements
+   * (default 1) and it repeats cyclically: a scalar, a trailing-axes operand
+   * such as a bias (inner 1), a column vector against a matrix (inner =
+   * columns). `out` may be the full operand (the operation is then in place).
    */
-  binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner?: number): void;
+  /** out[r] = index of the minimum of row r of the rows × cols matrix `x` (tfjs-cpu's argMin semantics). */
+  argMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void;
   /** out = f(x) element-wise; `alpha` is step's value for x ≤ 0 (tfjs semantics: NaN stays NaN). */
   unary(op: VectorUnaryOp, x: Float32Array, out: Float32Array, alpha?: number): void;
   /** out[j] = Σ_i x[i·cols + j] over `rows` rows (accumulated in double precision). */
@@ -188,6 +192,7 @@ const TASK_WINOGRAD_FILTER_ADJOINT = 10;
 const TASK_SPACE_TO_DEPTH = 11;
 const TASK_DEPTH_TO_SPACE = 12;
 const TASK_WINOGRAD_INPUT_ADJOINT = 13;
+const TASK_ARGMIN_ROWS = 14;
 
 /** Transform points α² of F(4×4, r×r). */
 function winogradPoints(filterSize: number): number {
@@ -432,7 +437,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrDx, imageLength));
   }
 
-  binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner = 1): void {
     this.assertLive();
     const code = BINARY_OPS[op];
     if (code === undefined) throw new InvalidArgumentError(`binary: unknown operation '${String(op)}'`);
@@ -440,7 +445,9 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (n === 0) return;
     const repeatedIsA = a.length !== n;
     const period = repeatedIsA ? a.length : b.length;
-    if ((repeatedIsA && b.length !== n) || period === 0 || n % period !== 0) {
+    const full = period === n;
+    if (!Number.isInteger(inner) || inner < 1 || (full && inner !== 1)) throw new InvalidArgumentError(`binary: inner must be a positive integer (1 for equal lengths), got ${inner}`);
+    if ((repeatedIsA && b.length !== n) || period === 0 || n % (period * inner) !== 0) {
       throw new InvalidArgumentError(`binary: operands of ${a.length} and ${b.length} elements do not broadcast to ${n} by repetition`);
     }
     const [ptrA, ptrB, ptrOut] = this.place([
@@ -451,6 +458,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     const desc = this.desc;
     desc[0] = n;
     desc[1] = period;
+    desc[2] = inner;
     desc[3] = ptrA;
     desc[4] = ptrB;
     desc[5] = ptrOut;
@@ -458,6 +466,27 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[7] = repeatedIsA ? 1 : 0;
     this.runVectorTask(TASK_BINARY, n, Math.ceil(n / 16));
     if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, n));
+  }
+
+  argMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void {
+    this.assertLive();
+    positiveInteger(rows + 1, 'argMinRows: rows + 1');
+    positiveInteger(cols, 'argMinRows: cols');
+    this.checkLength(x, rows * cols, 'argMinRows: x');
+    if (out.length < rows) throw new InvalidArgumentError(`argMinRows: out needs ${rows} elements but has ${out.length}`);
+    if (rows === 0) return;
+    // The indices are written into a float-sized staging slot and read back as int32.
+    const [ptrX, ptrOut] = this.place([
+      { array: x, offset: 0, length: rows * cols, copyIn: true },
+      { array: new Float32Array(0), offset: 0, length: rows, copyIn: false },
+    ]) as [number, number];
+    const desc = this.desc;
+    desc[0] = rows;
+    desc[1] = cols;
+    desc[3] = ptrX;
+    desc[5] = ptrOut;
+    this.runVectorTask(TASK_ARGMIN_ROWS, rows * cols, rows);
+    out.set(new Int32Array(this.arena.buffer(), ptrOut, rows));
   }
 
   unary(op: VectorUnaryOp, x: Float32Array, out: Float32Array, alpha = 0): void {

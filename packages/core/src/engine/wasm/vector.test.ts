@@ -124,6 +124,50 @@ describe('WebAssembly element-wise and reduction tasks', () => {
     }
   });
 
+  it('binary ops with a run-repeated operand (a column vector, or runs that also cycle) match the JavaScript loops', () => {
+    // N = 7·73·137: a 511-element column against a 511×137 matrix; 7 values in runs of 73·137/… cycling.
+    for (const [period, inner] of [[511, 137], [7, 73], [73, 137], [1, N]] as const) {
+      const full = values(N, period + inner);
+      const small = values(period, 3).map((v) => v + 3);
+      for (const { label, engine } of engines) {
+        for (const op of BINARY_OPS) {
+          for (const repeatedIsA of [false, true]) {
+            const a = repeatedIsA ? small : full;
+            const b = repeatedIsA ? full : small;
+            const expected = new Float32Array(N);
+            jsVectorOps.binary(op, a, b, expected, inner);
+            const out = new Float32Array(N);
+            engine.binary(op, a, b, out, inner);
+            expect(relativeError(out, expected), `${label} ${op} period ${period} inner ${inner} ${repeatedIsA ? 'a' : 'b'} repeated`).toBeLessThanOrEqual(1e-6);
+          }
+        }
+      }
+    }
+    // The JavaScript loop itself, against its definition.
+    const a = values(12, 1);
+    const col = values(3, 2);
+    const out = new Float32Array(12);
+    jsVectorOps.binary('sub', a, col, out, 4);
+    expect(Array.from(out)).toEqual(Array.from(a, (v, i) => Math.fround(v - col[Math.floor(i / 4)]!)));
+  });
+
+  it('argMinRows finds the first minimum of each row like tfjs cpu, NaN and infinities included', () => {
+    for (const [rows, cols] of [[3136, 512], [100, 3], [7, 9], [50, 1], [300, 37]] as const) {
+      const x = values(rows * cols, rows * cols);
+      for (let r = 0; r < rows; r += 3) x[r * cols + ((r * 7) % cols)] = -5; // a tie-free minimum
+      for (let r = 1; r < rows; r += 5) x[r * cols] = NaN;
+      for (let r = 2; r < rows; r += 7) x[r * cols + (cols - 1)] = NaN;
+      for (let r = 4; r < rows; r += 11) for (let j = 0; j < cols; j++) x[r * cols + j] = j % 3 === 0 ? -Infinity : 1; // ties of -Infinity
+      const expected = new Int32Array(rows);
+      jsVectorOps.argMinRows(x, rows, cols, expected);
+      for (const { label, engine } of engines) {
+        const out = new Int32Array(rows).fill(-1);
+        engine.argMinRows(x, rows, cols, out);
+        expect(Array.from(out), `${label} ${rows}×${cols}`).toEqual(Array.from(expected));
+      }
+    }
+  });
+
   it('rejects operands that do not broadcast by repetition, short arrays and unknown ops', () => {
     const engine = engines[0]!.engine;
     expect(() => engine.binary('add', new Float32Array(10), new Float32Array(3), new Float32Array(10))).toThrow(InvalidArgumentError);
@@ -131,5 +175,7 @@ describe('WebAssembly element-wise and reduction tasks', () => {
     expect(() => engine.unary('relu', new Float32Array(3), new Float32Array(10))).toThrow(/needs 10 elements/);
     expect(() => engine.columnSums(new Float32Array(5), 2, 3, new Float32Array(3))).toThrow(InvalidArgumentError);
     expect(() => engine.binary('pow' as BinaryOp, new Float32Array(4), new Float32Array(4), new Float32Array(4))).toThrow(/unknown operation/);
+    expect(() => engine.binary('add', new Float32Array(10), new Float32Array(3), new Float32Array(10), 3)).toThrow(/do not broadcast/);
+    expect(() => engine.binary('add', new Float32Array(10), new Float32Array(10), new Float32Array(10), 2)).toThrow(/inner/);
   });
 });
