@@ -591,8 +591,9 @@ function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
 
 /**
  * Chunk `chunk` of `chunks` of a Winograd transform on thread `t`'s scratch.
- * Descriptor words: A = source, B = destination; tile transforms: C =
- * geometry pointer (chunks cover tiles); filter transforms: M = input
+ * Descriptor words: A = source, B = destination, STRIDE_A = floats between
+ * consecutive transform points; tile transforms: C = geometry pointer
+ * (chunks cover tiles); filter transforms: M = input
  * channels, N = output channels, K = filter size (3 or 2), TRANS_A = 1 to
  * rotate the filter by 180° (chunks cover input channels); space-to-depth
  * (and back): C = geometry pointer, chunks cover destination rows; the
@@ -608,8 +609,9 @@ function winogradChunk(desc: usize, kind: i32, t: i32, chunk: i32, chunks: i32):
     const c0 = chunkStart(inC, 1, chunk, chunks);
     const c1 = chunkStart(inC, 1, chunk + 1, chunks);
     const r = load<i32>(desc, DESC_K);
-    if (kind == TASK_WINOGRAD_FILTER) winogradFilterRange(source, destination, inC, outC, r, load<i32>(desc, DESC_TRANS_A) != 0, scratch, c0, c1);
-    else winogradFilterAdjointRange(source, destination, inC, outC, r, scratch, c0, c1);
+    const plane = load<i32>(desc, DESC_STRIDE_A);
+    if (kind == TASK_WINOGRAD_FILTER) winogradFilterRange(source, destination, inC, outC, r, load<i32>(desc, DESC_TRANS_A) != 0, plane, scratch, c0, c1);
+    else winogradFilterAdjointRange(source, destination, inC, outC, r, plane, scratch, c0, c1);
     return;
   }
   const geometry = <usize>load<u32>(desc, DESC_C);
@@ -625,15 +627,16 @@ function winogradChunk(desc: usize, kind: i32, t: i32, chunk: i32, chunks: i32):
   if (kind == TASK_WINOGRAD_INPUT_ADJOINT) {
     // Chunks cover whole images (their patches overlap only within an image).
     const images = load<i32>(geometry);
-    winogradInputAdjointRange(source, destination, geometry, scratch, chunkStart(images, 1, chunk, chunks), chunkStart(images, 1, chunk + 1, chunks));
+    winogradInputAdjointRange(source, destination, geometry, load<i32>(desc, DESC_STRIDE_A), scratch, chunkStart(images, 1, chunk, chunks), chunkStart(images, 1, chunk + 1, chunks));
     return;
   }
   const tiles = winogradTiles(geometry);
   const t0 = chunkStart(tiles, 1, chunk, chunks);
   const t1 = chunkStart(tiles, 1, chunk + 1, chunks);
-  if (kind == TASK_WINOGRAD_INPUT) winogradInputRange(source, destination, geometry, scratch, t0, t1);
-  else if (kind == TASK_WINOGRAD_OUTPUT) winogradOutputRange(source, destination, geometry, scratch, t0, t1);
-  else winogradOutputAdjointRange(source, destination, geometry, scratch, t0, t1);
+  const plane = load<i32>(desc, DESC_STRIDE_A);
+  if (kind == TASK_WINOGRAD_INPUT) winogradInputRange(source, destination, geometry, plane, scratch, t0, t1);
+  else if (kind == TASK_WINOGRAD_OUTPUT) winogradOutputRange(source, destination, geometry, plane, scratch, t0, t1);
+  else winogradOutputAdjointRange(source, destination, geometry, plane, scratch, t0, t1);
 }
 
 /**

@@ -22,6 +22,10 @@
 //          (image, tileRow, tileCol) row-major; each point is a row-major
 //          tiles × channels matrix, i.e. directly a GEMM operand;
 //   U      [α²][inC][outC];  filter HWIO [r][r][inC][outC] (r = α − 3).
+// Consecutive points are `planeFloats` apart, which the host pads to an odd
+// number of cache lines: the transforms touch all α² points of a tile at
+// once, and a power-of-two distance (tiles·channels often is one) would map
+// them all to the same cache sets.
 // Every routine handles one range of tiles (or of input channels for the
 // filter transforms), so threads split a transform into disjoint parts.
 
@@ -338,7 +342,7 @@ function loadPatch(image: usize, g: WinogradGeometry, height: i32, width: i32, b
  * patch at (4·tileRow − padTop, 4·tileCol − padLeft). `scratch` holds
  * α²·channels + α²·4 floats.
  */
-export function winogradInputRange(x: usize, v: usize, geometry: usize, scratch: usize, t0: i32, t1: i32): void {
+export function winogradInputRange(x: usize, v: usize, geometry: usize, planeFloats: i32, scratch: usize, t0: i32, t1: i32): void {
   const g = changetype<WinogradGeometry>(geometry);
   const alpha = alphaOf(g);
   const tilesY = tilesOf(g.outH);
@@ -346,7 +350,7 @@ export function winogradInputRange(x: usize, v: usize, geometry: usize, scratch:
   const tiles = g.batch * tilesY * tilesX;
   const c = g.channels;
   const pixelBytes = <usize>c << 2;
-  const pointBytes = <usize>tiles * pixelBytes;
+  const pointBytes = <usize>planeFloats << 2;
   const patchRowBytes = <usize>alpha * pixelBytes;
   const tmpRowBytes = <usize>alpha << 4;
   const patch = scratch;
@@ -374,14 +378,14 @@ export function winogradInputRange(x: usize, v: usize, geometry: usize, scratch:
  * padding are dropped). Threads split by image, whose regions are disjoint.
  * `scratch` holds α²·channels + α²·4 floats.
  */
-export function winogradInputAdjointRange(dv: usize, dx: usize, geometry: usize, scratch: usize, b0: i32, b1: i32): void {
+export function winogradInputAdjointRange(dv: usize, dx: usize, geometry: usize, planeFloats: i32, scratch: usize, b0: i32, b1: i32): void {
   const g = changetype<WinogradGeometry>(geometry);
   const alpha = alphaOf(g);
   const tilesY = tilesOf(g.outH);
   const tilesX = tilesOf(g.outW);
   const tiles = g.batch * tilesY * tilesX;
   const pixelBytes = <usize>g.channels << 2;
-  const pointBytes = <usize>tiles * pixelBytes;
+  const pointBytes = <usize>planeFloats << 2;
   const patchRowBytes = <usize>alpha * pixelBytes;
   const tmpRowBytes = <usize>alpha << 4;
   const imageRowBytes = <usize>g.inW * pixelBytes;
@@ -425,14 +429,14 @@ export function winogradInputAdjointRange(dv: usize, dx: usize, geometry: usize,
  * written to the NHWC output (parts outside outH × outW are dropped).
  * `scratch` holds 4·α·4 + 16 floats.
  */
-export function winogradOutputRange(m: usize, y: usize, geometry: usize, scratch: usize, t0: i32, t1: i32): void {
+export function winogradOutputRange(m: usize, y: usize, geometry: usize, planeFloats: i32, scratch: usize, t0: i32, t1: i32): void {
   const g = changetype<WinogradGeometry>(geometry);
   const alpha = alphaOf(g);
   const tilesY = tilesOf(g.outH);
   const tilesX = tilesOf(g.outW);
   const tiles = g.batch * tilesY * tilesX;
   const pixelBytes = <usize>g.channels << 2;
-  const pointBytes = <usize>tiles * pixelBytes;
+  const pointBytes = <usize>planeFloats << 2;
   const tmpRowBytes = <usize>alpha << 4;
   const tmp = scratch;
   const block = scratch + 4 * tmpRowBytes;
@@ -467,14 +471,14 @@ export function winogradOutputRange(m: usize, y: usize, geometry: usize, scratch
  * (A·g·Aᵀ)[ξ] of the tile's 4×4 block of `dy` (zeros outside outH × outW).
  * `scratch` holds 16·channels + α·4·4 floats.
  */
-export function winogradOutputAdjointRange(dy: usize, dm: usize, geometry: usize, scratch: usize, t0: i32, t1: i32): void {
+export function winogradOutputAdjointRange(dy: usize, dm: usize, geometry: usize, planeFloats: i32, scratch: usize, t0: i32, t1: i32): void {
   const g = changetype<WinogradGeometry>(geometry);
   const alpha = alphaOf(g);
   const tilesY = tilesOf(g.outH);
   const tilesX = tilesOf(g.outW);
   const tiles = g.batch * tilesY * tilesX;
   const pixelBytes = <usize>g.channels << 2;
-  const pointBytes = <usize>tiles * pixelBytes;
+  const pointBytes = <usize>planeFloats << 2;
   const patch = scratch;
   const tmp = scratch + 16 * pixelBytes;
   for (let t = t0; t < t1; t++) {
@@ -498,9 +502,10 @@ export function winogradOutputAdjointRange(dy: usize, dm: usize, geometry: usize
  * the r×r HWIO filter (r = 3 or 2), rotated by 180° when `flip` (the input
  * gradient's filter). `scratch` holds 6·r·4 floats.
  */
-export function winogradFilterRange(w: usize, u: usize, inC: i32, outC: i32, r: i32, flip: bool, scratch: usize, c0: i32, c1: i32): void {
+export function winogradFilterRange(w: usize, u: usize, inC: i32, outC: i32, r: i32, flip: bool, planeFloats: i32, scratch: usize, c0: i32, c1: i32): void {
   const alpha = r + 3;
   const tapBytes = <usize>inC * <usize>outC << 2;
+  const planeBytes = <usize>planeFloats << 2;
   const rowBytes = <usize>r * tapBytes;
   const outBytes = <usize>outC << 2;
   const tmpRowBytes = <usize>r << 4;
@@ -513,7 +518,7 @@ export function winogradFilterRange(w: usize, u: usize, inC: i32, outC: i32, r: 
         filterRows(alpha, w + <usize>column * tapBytes + base + cb, rowBytes, flip, scratch + (<usize>fx << 4), tmpRowBytes);
       }
       // Rows: U[αi + j] = Σ_fx tmp[i][fx]·Gᵀ[fx][j] (the columns were already flipped).
-      for (let i = 0; i < alpha; i++) filterRows(alpha, scratch + <usize>i * tmpRowBytes, 16, false, u + <usize>(alpha * i) * tapBytes + base + cb, tapBytes);
+      for (let i = 0; i < alpha; i++) filterRows(alpha, scratch + <usize>i * tmpRowBytes, 16, false, u + <usize>(alpha * i) * planeBytes + base + cb, planeBytes);
     }
   }
 }
@@ -522,16 +527,17 @@ export function winogradFilterRange(w: usize, u: usize, inC: i32, outC: i32, r: 
  * Adjoint of the filter transform for input channels [c0, c1): dW[fy][fx] =
  * (Gᵀ·dU·G)[fy][fx], written as an r×r HWIO filter. `scratch` holds 6·r·4 floats.
  */
-export function winogradFilterAdjointRange(du: usize, dw: usize, inC: i32, outC: i32, r: i32, scratch: usize, c0: i32, c1: i32): void {
+export function winogradFilterAdjointRange(du: usize, dw: usize, inC: i32, outC: i32, r: i32, planeFloats: i32, scratch: usize, c0: i32, c1: i32): void {
   const alpha = r + 3;
   const tapBytes = <usize>inC * <usize>outC << 2;
+  const planeBytes = <usize>planeFloats << 2;
   const outBytes = <usize>outC << 2;
   const tmpRowBytes = <usize>alpha << 4;
   for (let ci = c0; ci < c1; ci++) {
     const base = <usize>ci * outBytes;
     for (let cb: usize = 0; cb < outBytes; cb += 16) {
       // Columns: tmp[fy][j] = Σ_k Gᵀ[fy][k]·dU[k][j] (r×α).
-      for (let j = 0; j < alpha; j++) filterAdjointRows(alpha, du + <usize>j * tapBytes + base + cb, <usize>alpha * tapBytes, scratch + (<usize>j << 4), tmpRowBytes);
+      for (let j = 0; j < alpha; j++) filterAdjointRows(alpha, du + <usize>j * planeBytes + base + cb, <usize>alpha * planeBytes, scratch + (<usize>j << 4), tmpRowBytes);
       // Rows: dW[fy][fx] = Σ_k tmp[fy][k]·G[k][fx].
       for (let fy = 0; fy < r; fy++) filterAdjointRows(alpha, scratch + <usize>fy * tmpRowBytes, 16, dw + <usize>(r * fy) * tapBytes + base + cb, tapBytes);
     }

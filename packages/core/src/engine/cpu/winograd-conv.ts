@@ -25,6 +25,7 @@ import { ScratchBuffer, sizeOf, type FloatAllocator } from './tensor-data.js';
 /** The engine's Winograd transforms (see `WasmGemmEngine`). */
 export interface WinogradOps {
   readonly winogradMaxChannels: number;
+  winogradStride(floats: number): number;
   winogradTiles(g: ConvGeometry): number;
   winogradInput(x: Float32Array, g: ConvGeometry, v: Float32Array): void;
   winogradInputAdjoint(dv: Float32Array, g: ConvGeometry, dx: Float32Array): void;
@@ -282,10 +283,21 @@ class Operands {
     return o ? `s2d${o.padInfo.top},${o.padInfo.left}` : 'direct';
   }
 
+  /** Floats between consecutive points of V (tiles × inC), M (tiles × outC) and U (inC × outC). */
+  get strideV(): number {
+    return this.s.ops.winogradStride(this.tiles * this.g.inChannels);
+  }
+  get strideM(): number {
+    return this.s.ops.winogradStride(this.tiles * this.g.outChannels);
+  }
+  get strideU(): number {
+    return this.s.ops.winogradStride(this.g.inChannels * this.g.outChannels);
+  }
+
   /** V[α²][tiles][inC] of the input. */
   v(x: Float32Array): Float32Array {
     const { s, g } = this;
-    return s.cache.get(this.keys.x, tagOf(`V/${this.origin}`, g), this.points * this.tiles * g.inChannels, (v) => {
+    return s.cache.get(this.keys.x, tagOf(`V/${this.origin}`, g), this.points * this.strideV, (v) => {
       let image = x;
       if (this.strided) {
         image = s.image.get(sizeOf([g.batchSize, g.inHeight, g.inWidth, g.inChannels]));
@@ -298,7 +310,7 @@ class Operands {
   /** U[α²][inC][outC] of the filter. */
   u(w: Float32Array): Float32Array {
     const { s, g } = this;
-    return s.cache.get(this.keys.w, tagOf(`U/${this.origin}`, g), this.points * g.inChannels * g.outChannels, (u) => {
+    return s.cache.get(this.keys.w, tagOf(`U/${this.origin}`, g), this.points * this.strideU, (u) => {
       const filter = this.strided ? spaceToDepthFilter(w, this.strided.inChannels, g.outChannels, s.filter.get(w.length), false) : w;
       s.ops.winogradFilter(filter, g.inChannels, g.outChannels, false, u, this.r);
     }, s.u);
@@ -307,7 +319,7 @@ class Operands {
   /** dM[α²][tiles][outC] of the output gradient. */
   dm(dy: Float32Array): Float32Array {
     const { s, g } = this;
-    return s.cache.get(this.keys.dy, tagOf('dM', g), this.points * this.tiles * g.outChannels, (m) => s.ops.winogradOutputAdjoint(dy, g, g.outChannels, m), s.m);
+    return s.cache.get(this.keys.dy, tagOf('dM', g), this.points * this.strideM, (m) => s.ops.winogradOutputAdjoint(dy, g, g.outChannels, m), s.m);
   }
 }
 
@@ -324,8 +336,8 @@ export function winogradForward(gemm: GemmEngine, s: WinogradScratch, x: Float32
   const { g, tiles, points } = op;
   const v = op.v(x);
   const u = op.u(w);
-  const m = s.m.get(points * tiles * g.outChannels);
-  gemm.sgemm({ m: tiles, n: g.outChannels, k: g.inChannels, a: v, b: u, c: m, batch: points, strideA: tiles * g.inChannels, strideB: g.inChannels * g.outChannels, strideC: tiles * g.outChannels });
+  const m = s.m.get(points * op.strideM);
+  gemm.sgemm({ m: tiles, n: g.outChannels, k: g.inChannels, a: v, b: u, c: m, batch: points, strideA: op.strideV, strideB: op.strideU, strideC: op.strideM });
   s.ops.winogradOutput(m, g, g.outChannels, y);
   return true;
 }
@@ -337,8 +349,8 @@ export function winogradBackpropInput(gemm: GemmEngine, s: WinogradScratch, dy: 
   const { g, tiles, points } = op;
   const dm = op.dm(dy);
   const u = op.u(w);
-  const dv = s.v.get(points * tiles * g.inChannels);
-  gemm.sgemm({ m: tiles, n: g.inChannels, k: g.outChannels, a: dm, b: u, c: dv, transB: true, batch: points, strideA: tiles * g.outChannels, strideB: g.inChannels * g.outChannels, strideC: tiles * g.inChannels });
+  const dv = s.v.get(points * op.strideV);
+  gemm.sgemm({ m: tiles, n: g.inChannels, k: g.outChannels, a: dm, b: u, c: dv, transB: true, batch: points, strideA: op.strideM, strideB: op.strideU, strideC: op.strideV });
   if (geometry === g) {
     s.ops.winogradInputAdjoint(dv, g, dx);
   } else {
@@ -356,8 +368,8 @@ export function winogradBackpropFilter(gemm: GemmEngine, s: WinogradScratch, x: 
   const { g, tiles, points, r } = op;
   const v = op.v(x);
   const dm = op.dm(dy);
-  const du = s.u.get(points * g.inChannels * g.outChannels);
-  gemm.sgemm({ m: g.inChannels, n: g.outChannels, k: tiles, a: v, b: dm, c: du, transA: true, batch: points, strideA: tiles * g.inChannels, strideB: tiles * g.outChannels, strideC: g.inChannels * g.outChannels });
+  const du = s.u.get(points * op.strideU);
+  gemm.sgemm({ m: g.inChannels, n: g.outChannels, k: tiles, a: v, b: dm, c: du, transA: true, batch: points, strideA: op.strideV, strideB: op.strideM, strideC: op.strideU });
   if (geometry === g) {
     s.ops.winogradFilterAdjoint(du, g.inChannels, g.outChannels, dw, r);
   } else {

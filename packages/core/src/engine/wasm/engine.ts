@@ -119,12 +119,15 @@ export interface WasmGemmEngine extends GemmEngine {
   /**
    * Winograd F(4×4, r×r) transforms for r×r (r = 3 or 2), stride-1,
    * undilated convolutions (layouts in `assembly/winograd.ts`): with
-   * α = r + 3 and `tiles = winogradTiles(g)`, V and M are
-   * [α²][tiles][channels] and U is [α²][inC][outC]; r is the geometry's
-   * filter size. Channel counts must be multiples of 4 and at most
+   * α = r + 3 and `tiles = winogradTiles(g)`, V and M are α² tiles ×
+   * channels matrices and U is α² inC × outC matrices, each starting
+   * `winogradStride(rows · columns)` floats after the previous one; r is the
+   * geometry's filter size. Channel counts must be multiples of 4 and at most
    * `winogradMaxChannels`.
    */
   readonly winogradMaxChannels: number;
+  /** Floats from one transform point's matrix of `floats` floats to the next (padded against cache-set aliasing). */
+  winogradStride(floats: number): number;
   /** Tiles (4×4 output blocks over all images) of a geometry. */
   winogradTiles(geometry: Im2colGeometry): number;
   /** V = input transform of the NHWC image `x` (`geometry.inChannels` channels, padding from `geometry`). */
@@ -198,6 +201,16 @@ const TASK_ARGMIN_ROWS = 14;
 function winogradPoints(filterSize: number): number {
   return (filterSize + 3) ** 2;
 }
+
+/**
+ * Floats between consecutive transform points: the matrix rounded up to a
+ * cache line plus one line, so the α² points a transform touches together
+ * fall into different cache sets (an odd number of lines apart).
+ */
+export function winogradStride(floats: number): number {
+  const lines = Math.ceil(floats / 16);
+  return 16 * (lines % 2 === 1 ? lines : lines + 1);
+}
 /**
  * Element-wise tasks over fewer floats than this run on the calling thread
  * alone: they are memory-bound and take well under the cost of waking a
@@ -253,6 +266,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   private readonly pool: GemmWorkerPool | undefined;
   private readonly blocking: GemmBlocking;
   private readonly parallelThreshold: number;
+  /** Element-wise tasks and Winograd transforms over fewer floats run on the calling thread alone. */
+  vectorParallelFloats = VECTOR_PARALLEL_FLOATS;
   private readonly chunksPerThread: number;
   private readonly minChunkFlops: number;
   private readonly desc: Uint32Array;
@@ -534,6 +549,10 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, cols));
   }
 
+  winogradStride(floats: number): number {
+    return winogradStride(floats);
+  }
+
   winogradTiles(g: Im2colGeometry): number {
     return g.batchSize * Math.ceil(g.outHeight / 4) * Math.ceil(g.outWidth / 4);
   }
@@ -543,7 +562,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.checkWinograd(g, g.inChannels);
     const { imageLength } = this.writeGeometry(g);
     const tiles = this.winogradTiles(g);
-    const vLength = winogradPoints(g.filterHeight) * tiles * g.inChannels;
+    const plane = winogradStride(tiles * g.inChannels);
+    const vLength = winogradPoints(g.filterHeight) * plane;
     this.checkLength(x, imageLength, 'winogradInput: x');
     this.checkLength(v, vLength, 'winogradInput: v');
     if (vLength === 0) return;
@@ -551,6 +571,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: x, offset: 0, length: imageLength, copyIn: true },
       { array: v, offset: 0, length: vLength, copyIn: false },
     ]) as [number, number];
+    this.desc[10] = plane;
     this.runTileTask(TASK_WINOGRAD_INPUT, ptrX, ptrV, vLength, tiles);
     if (!this.arena.owns(v)) v.set(this.arena.floats(ptrV, vLength));
   }
@@ -560,7 +581,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.checkWinograd(g, g.inChannels);
     const { imageLength } = this.writeGeometry(g);
     const tiles = this.winogradTiles(g);
-    const vLength = winogradPoints(g.filterHeight) * tiles * g.inChannels;
+    const plane = winogradStride(tiles * g.inChannels);
+    const vLength = winogradPoints(g.filterHeight) * plane;
     this.checkLength(dv, vLength, 'winogradInputAdjoint: dv');
     this.checkLength(dx, imageLength, 'winogradInputAdjoint: dx');
     if (imageLength === 0) return;
@@ -568,6 +590,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: dv, offset: 0, length: vLength, copyIn: true },
       { array: dx, offset: 0, length: imageLength, copyIn: false },
     ]) as [number, number];
+    this.desc[10] = plane;
     this.runTileTask(TASK_WINOGRAD_INPUT_ADJOINT, ptrV, ptrX, vLength, g.batchSize);
     if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrX, imageLength));
   }
@@ -578,7 +601,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.checkWinograd(geometry, channels);
     this.writeGeometry(geometry);
     const tiles = this.winogradTiles(g);
-    const mLength = winogradPoints(g.filterHeight) * tiles * channels;
+    const plane = winogradStride(tiles * channels);
+    const mLength = winogradPoints(g.filterHeight) * plane;
     const yLength = g.batchSize * g.outHeight * g.outWidth * channels;
     this.checkLength(m, mLength, 'winogradOutput: m');
     this.checkLength(y, yLength, 'winogradOutput: y');
@@ -587,6 +611,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: m, offset: 0, length: mLength, copyIn: true },
       { array: y, offset: 0, length: yLength, copyIn: false },
     ]) as [number, number];
+    this.desc[10] = plane;
     this.runTileTask(TASK_WINOGRAD_OUTPUT, ptrM, ptrY, mLength, tiles);
     if (!this.arena.owns(y)) y.set(this.arena.floats(ptrY, yLength));
   }
@@ -597,7 +622,8 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.checkWinograd(geometry, channels);
     this.writeGeometry(geometry);
     const tiles = this.winogradTiles(g);
-    const mLength = winogradPoints(g.filterHeight) * tiles * channels;
+    const plane = winogradStride(tiles * channels);
+    const mLength = winogradPoints(g.filterHeight) * plane;
     const dyLength = g.batchSize * g.outHeight * g.outWidth * channels;
     this.checkLength(dy, dyLength, 'winogradOutputAdjoint: dy');
     this.checkLength(dm, mLength, 'winogradOutputAdjoint: dm');
@@ -606,6 +632,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
       { array: dy, offset: 0, length: dyLength, copyIn: true },
       { array: dm, offset: 0, length: mLength, copyIn: false },
     ]) as [number, number];
+    this.desc[10] = plane;
     this.runTileTask(TASK_WINOGRAD_OUTPUT_ADJOINT, ptrDy, ptrM, mLength, tiles);
     if (!this.arena.owns(dm)) dm.set(this.arena.floats(ptrM, mLength));
   }
@@ -625,6 +652,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.desc[1] = outChannels;
     this.desc[2] = filterSize;
     this.desc[6] = flip ? 1 : 0;
+    this.desc[10] = winogradStride(inChannels * outChannels);
     this.runTileTask(TASK_WINOGRAD_FILTER, ptrW, ptrU, uLength, inChannels);
     if (!this.arena.owns(u)) u.set(this.arena.floats(ptrU, uLength));
   }
@@ -643,6 +671,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     this.desc[0] = inChannels;
     this.desc[1] = outChannels;
     this.desc[2] = filterSize;
+    this.desc[10] = winogradStride(inChannels * outChannels);
     this.runTileTask(TASK_WINOGRAD_FILTER_ADJOINT, ptrU, ptrW, uLength, inChannels);
     if (!this.arena.owns(dw)) dw.set(this.arena.floats(ptrW, wLength));
   }
@@ -679,7 +708,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
 
   private winogradFilterLengths(inChannels: number, outChannels: number, filterSize: number): { wLength: number; uLength: number } {
     if (filterSize !== 2 && filterSize !== 3) throw new InvalidArgumentError(`winograd: filter size must be 2 or 3, got ${filterSize}`);
-    return { wLength: filterSize * filterSize * inChannels * outChannels, uLength: winogradPoints(filterSize) * inChannels * outChannels };
+    return { wLength: filterSize * filterSize * inChannels * outChannels, uLength: winogradPoints(filterSize) * winogradStride(inChannels * outChannels) };
   }
 
   private checkWinogradChannels(...channels: number[]): void {
@@ -700,7 +729,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
 
   /** Runs a Winograd transform over `units` independent pieces (tiles, resp. input channels). */
   private runTileTask(kind: number, source: number, destination: number, floats: number, units: number): void {
-    const active = this.threadsFor(floats, VECTOR_PARALLEL_FLOATS, units);
+    const active = this.threadsFor(floats, this.vectorParallelFloats, units);
     const desc = this.desc;
     desc[3] = source;
     desc[4] = destination;
@@ -713,7 +742,7 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
 
   /** Runs an element-wise/reduction task over `units` 16-float pieces, on all threads when it is large. */
   private runVectorTask(kind: number, floats: number, units: number): void {
-    const active = this.threadsFor(floats, VECTOR_PARALLEL_FLOATS, units);
+    const active = this.threadsFor(floats, this.vectorParallelFloats, units);
     const chunks = active === 1 ? 1 : Math.min(units, active * 2);
     this.desc[18] = chunks;
     this.desc[20] = kind;

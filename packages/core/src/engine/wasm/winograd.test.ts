@@ -43,6 +43,13 @@ function directConv(x: Float32Array, w: Float32Array, g: ReturnType<typeof geome
   return y;
 }
 
+/** Σ p·q over the `used` leading floats of each of `points` matrices `stride` apart (the padding between them is unspecified). */
+function pointsDot(p: Float32Array, q: Float32Array, points: number, stride: number, used: number): number {
+  let sum = 0;
+  for (let k = 0; k < points; k++) for (let i = k * stride; i < k * stride + used; i++) sum += p[i]! * q[i]!;
+  return sum;
+}
+
 function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): number {
   let diff = 0;
   let scale = 0;
@@ -56,13 +63,14 @@ function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): nu
 /** conv(x, w) through the engine's transforms and a batched GEMM over the 36 points. */
 function winogradConv(engine: WasmGemmEngine, x: Float32Array, w: Float32Array, g: ReturnType<typeof geometry>): Float32Array {
   const tiles = engine.winogradTiles(g);
-  const v = new Float32Array(36 * tiles * g.inChannels);
-  const u = new Float32Array(36 * g.inChannels * g.outChannels);
-  const m = new Float32Array(36 * tiles * g.outChannels);
+  const [sv, su, sm] = [tiles * g.inChannels, g.inChannels * g.outChannels, tiles * g.outChannels].map((f) => engine.winogradStride(f)) as [number, number, number];
+  const v = new Float32Array(36 * sv);
+  const u = new Float32Array(36 * su);
+  const m = new Float32Array(36 * sm);
   const y = new Float32Array(g.batchSize * g.outHeight * g.outWidth * g.outChannels);
   engine.winogradInput(x, g, v);
   engine.winogradFilter(w, g.inChannels, g.outChannels, false, u);
-  engine.sgemm({ m: tiles, n: g.outChannels, k: g.inChannels, a: v, b: u, c: m, batch: 36, strideA: tiles * g.inChannels, strideB: g.inChannels * g.outChannels, strideC: tiles * g.outChannels });
+  engine.sgemm({ m: tiles, n: g.outChannels, k: g.inChannels, a: v, b: u, c: m, batch: 36, strideA: sv, strideB: su, strideC: sm });
   engine.winogradOutput(m, g, g.outChannels, y);
   return y;
 }
@@ -106,22 +114,24 @@ describe('Winograd F(4x4, 3x3) and F(4x4, 2x2) transforms', () => {
     const g = geometry(2, 7, 6, 4, 8, 1, 1, 7, 6);
     const tiles = single.winogradTiles(g);
     // Output transform: Y = T(M); adjoint: dM = Tᵀ(dY).
-    const m = randomArray(random, 36 * tiles * 8);
+    const m = randomArray(random, 36 * single.winogradStride(tiles * 8));
     const dy = randomArray(random, 2 * 7 * 6 * 8);
     const y = new Float32Array(dy.length);
     const dm = new Float32Array(m.length);
     single.winogradOutput(m, g, 8, y);
     single.winogradOutputAdjoint(dy, g, 8, dm);
     const dot = (p: Float32Array, q: Float32Array) => p.reduce((s, v, i) => s + v * q[i]!, 0);
-    expect(Math.abs(dot(y, dy) - dot(m, dm)) / Math.abs(dot(y, dy))).toBeLessThan(1e-5);
+    const mDot = pointsDot(m, dm, 36, single.winogradStride(tiles * 8), tiles * 8);
+    expect(Math.abs(dot(y, dy) - mDot) / Math.abs(dot(y, dy))).toBeLessThan(1e-5);
     // Filter transform: U = F(W); adjoint: dW = Fᵀ(dU).
     const w = randomArray(random, 9 * 4 * 8);
-    const du = randomArray(random, 36 * 4 * 8);
+    const du = randomArray(random, 36 * single.winogradStride(4 * 8));
     const u = new Float32Array(du.length);
     const dw = new Float32Array(w.length);
     single.winogradFilter(w, 4, 8, false, u);
     single.winogradFilterAdjoint(du, 4, 8, dw);
-    expect(Math.abs(dot(u, du) - dot(w, dw)) / Math.abs(dot(u, du))).toBeLessThan(1e-5);
+    const uDot = pointsDot(u, du, 36, single.winogradStride(4 * 8), 4 * 8);
+    expect(Math.abs(uDot - dot(w, dw)) / Math.abs(uDot)).toBeLessThan(1e-5);
   });
 
   it('the input transform adjoint satisfies <V(x), dV> = <x, Vᵀ(dV)> for 3×3 and 2×2 filters (one and two threads)', () => {
@@ -134,14 +144,15 @@ describe('Winograd F(4x4, 3x3) and F(4x4, 2x2) transforms', () => {
     ] as const) {
       const tiles = single.winogradTiles(g);
       const x = randomArray(random, g.batchSize * g.inHeight * g.inWidth * g.inChannels);
-      const dv = randomArray(random, (r + 3) ** 2 * tiles * g.inChannels);
+      const dv = randomArray(random, (r + 3) ** 2 * single.winogradStride(tiles * g.inChannels));
       const v = new Float32Array(dv.length);
       const dx = new Float32Array(x.length);
       const dx2 = new Float32Array(x.length).fill(7);
       single.winogradInput(x, g, v);
       single.winogradInputAdjoint(dv, g, dx);
       dual.winogradInputAdjoint(dv, g, dx2);
-      expect(Math.abs(dot(v, dv) - dot(x, dx)) / Math.abs(dot(v, dv)), `r=${r}`).toBeLessThan(1e-5);
+      const vDot = pointsDot(v, dv, (r + 3) ** 2, single.winogradStride(tiles * g.inChannels), tiles * g.inChannels);
+      expect(Math.abs(vDot - dot(x, dx)) / Math.abs(vDot), `r=${r}`).toBeLessThan(1e-5);
       expect(Array.from(dx2)).toEqual(Array.from(dx));
     }
   });
@@ -172,18 +183,24 @@ describe('Winograd F(4x4, 3x3) and F(4x4, 2x2) transforms', () => {
     const w = randomArray(random, 9 * 4 * 4);
     const rotated = new Float32Array(w.length);
     for (let tap = 0; tap < 9; tap++) rotated.set(w.subarray(tap * 16, tap * 16 + 16), (8 - tap) * 16);
-    const a = new Float32Array(36 * 16);
-    const b = new Float32Array(36 * 16);
+    const a = new Float32Array(36 * single.winogradStride(16));
+    const b = new Float32Array(36 * single.winogradStride(16));
     single.winogradFilter(w, 4, 4, true, a);
     single.winogradFilter(rotated, 4, 4, false, b);
     expect(Array.from(a)).toEqual(Array.from(b));
   });
 
-  it('rejects channel counts that are not multiples of 4 and filters other than 3×3 and 2×2', () => {
+  it('pads the distance between transform points to an odd number of cache lines', () => {
+    expect([1, 16, 17, 32, 32768].map((f) => single.winogradStride(f))).toEqual([16, 16, 48, 48, 32784]);
+  });
+
+  it('rejects channel counts that are not multiples of 4, filters other than 3×3 and 2×2, and short arrays', () => {
     const g = geometry(1, 5, 5, 6, 4, 1, 1, 5, 5);
-    expect(() => single.winogradInput(new Float32Array(150), g, new Float32Array(36 * 4 * 6))).toThrow(InvalidArgumentError);
-    expect(() => single.winogradFilter(new Float32Array(9 * 4 * 5), 4, 5, false, new Float32Array(36 * 20))).toThrow(InvalidArgumentError);
-    expect(() => single.winogradInput(new Float32Array(100), { ...geometry(1, 5, 5, 4, 4, 0, 0, 3, 3), filterHeight: 4, filterWidth: 4 }, new Float32Array(36 * 4))).toThrow(InvalidArgumentError);
-    expect(() => single.winogradFilter(new Float32Array(100), 4, 4, false, new Float32Array(36 * 16), 5 as 3)).toThrow(InvalidArgumentError);
+    const big = new Float32Array(36 * 1024);
+    expect(() => single.winogradInput(new Float32Array(150), g, big)).toThrow(InvalidArgumentError);
+    expect(() => single.winogradFilter(new Float32Array(9 * 4 * 5), 4, 5, false, big)).toThrow(InvalidArgumentError);
+    expect(() => single.winogradInput(new Float32Array(100), { ...geometry(1, 5, 5, 4, 4, 0, 0, 3, 3), filterHeight: 4, filterWidth: 4 }, big)).toThrow(InvalidArgumentError);
+    expect(() => single.winogradFilter(new Float32Array(100), 4, 4, false, big, 5 as 3)).toThrow(InvalidArgumentError);
+    expect(() => single.winogradInput(new Float32Array(100), geometry(1, 5, 5, 4, 4, 1, 1, 5, 5), new Float32Array(36 * 16 - 1))).toThrow(/needs/);
   });
 });
