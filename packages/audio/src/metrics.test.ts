@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@vqkit/core';
-import { MCD_DB_FACTOR, freqt, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, melCepstrum, melCepstrumAlpha, reconstructionMetrics, siSnr } from './metrics.js';
+import { stftPower } from './dsp.js';
+import { MCD_DB_FACTOR, activeFrameMask, freqt, logSpectralDistance, mcdFromCepstra, melCepstralDistortion, melCepstrum, melCepstrumAlpha, reconstructionMetrics, siSnr } from './metrics.js';
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -159,6 +160,33 @@ describe('mel-cepstral distortion', () => {
     expect(values[0]!).toBeGreaterThan(0);
     expect(values[1]!).toBeGreaterThan(values[0]!);
     expect(values[2]!).toBeGreaterThan(values[1]!);
+  });
+});
+
+describe('active-frame scoring', () => {
+  it('leaves out the reference’s quiet frames from LSD and MCD when asked', () => {
+    // Speech-like first half, near-silence (−60 dB noise) second half; the estimate is exact where the
+    // reference is active and loud noise where it is quiet.
+    const n = 8000;
+    const s = speechLike(n);
+    const quiet = noise(n, 31);
+    const loud = noise(n, 32);
+    const ref = s.map((v, i) => (i < n / 2 ? v : 0.001 * quiet[i]!));
+    const est = ref.map((v, i) => (i < n / 2 ? v : 0.3 * loud[i]!));
+    const power = stftPower(ref, { nFft: 256, hopLength: 64 });
+    const mask = activeFrameMask(power, 30);
+    const active = mask.reduce((a, b) => a + b, 0);
+    // 1 + 8000/64 = 126 frames; the first ~62 (plus the window overlap) are active.
+    expect(active).toBeGreaterThan(60);
+    expect(active).toBeLessThan(68);
+    expect(logSpectralDistance(est, ref)).toBeGreaterThan(10);
+    expect(melCepstralDistortion(est, ref, { sampleRate: 8000 })).toBeGreaterThan(1);
+    // Only frames overlapping the junction differ among the active ones.
+    expect(logSpectralDistance(est, ref, { activeFramesDb: 30 })).toBeLessThan(0.2 * logSpectralDistance(est, ref));
+    expect(melCepstralDistortion(est, ref, { sampleRate: 8000, activeFramesDb: 30 })).toBeLessThan(0.2 * melCepstralDistortion(est, ref, { sampleRate: 8000 }));
+    const m = reconstructionMetrics(est, ref, 8000, { activeFramesDb: 30 });
+    expect(m.logSpectralDistanceDb).toBeCloseTo(logSpectralDistance(est, ref, { activeFramesDb: 30 }), 9);
+    expect(Array.from(activeFrameMask(power, undefined))).toEqual(new Array(power.frames).fill(1));
   });
 });
 

@@ -72,6 +72,30 @@ export interface LogSpectralDistanceOptions extends Partial<StftOptions> {
   nFft?: number;
   /** Floor powers at this many dB below the reference's loudest bin. Default 80. */
   dynamicRangeDb?: number;
+  /**
+   * Score only the reference's active frames: those whose energy is within this many dB of its
+   * loudest frame (e.g. 30 leaves out pauses and silence). Default: every frame.
+   */
+  activeFramesDb?: number;
+}
+
+/**
+ * Frames of a power spectrogram that are scored: all, or with `activeFramesDb`
+ * those whose total power is within that many dB of the loudest frame's.
+ */
+export function activeFrameMask(power: Spectrogram, activeFramesDb: number | undefined): Uint8Array {
+  const mask = new Uint8Array(power.frames).fill(1);
+  if (activeFramesDb === undefined) return mask;
+  if (!(activeFramesDb > 0)) throw new InvalidArgumentError(`activeFramesDb must be positive, got ${activeFramesDb}`);
+  const energy = new Float64Array(power.frames);
+  let max = 0;
+  for (let f = 0; f < power.frames; f++) {
+    for (let k = 0; k < power.bins; k++) energy[f]! += power.data[f * power.bins + k]!;
+    max = Math.max(max, energy[f]!);
+  }
+  const threshold = max * 10 ** (-activeFramesDb / 10);
+  for (let f = 0; f < power.frames; f++) mask[f] = max > 0 && energy[f]! >= threshold ? 1 : 0;
+  return mask;
 }
 
 /** Absolute lower bound of the relative floors (−100 dB re full-scale power). */
@@ -92,12 +116,16 @@ function relativeFloor(referencePowers: Float32Array, dynamicRangeDb: number, wh
  */
 export function logSpectralDistance(estimate: Float32Array, reference: Float32Array, options: LogSpectralDistanceOptions = {}): number {
   checkPair(estimate, reference, 'logSpectralDistance');
-  const { dynamicRangeDb = 80, nFft = 256, ...stft } = options;
+  const { dynamicRangeDb = 80, nFft = 256, activeFramesDb, ...stft } = options;
   const est = stftPower(estimate, { ...stft, nFft });
   const ref = stftPower(reference, { ...stft, nFft });
   const floor = relativeFloor(ref.data, dynamicRangeDb, 'logSpectralDistance');
+  const mask = activeFrameMask(ref, activeFramesDb);
   let total = 0;
+  let frames = 0;
   for (let f = 0; f < ref.frames; f++) {
+    if (mask[f] === 0) continue;
+    frames++;
     let sum = 0;
     for (let k = 0; k < ref.bins; k++) {
       const i = f * ref.bins + k;
@@ -106,7 +134,7 @@ export function logSpectralDistance(estimate: Float32Array, reference: Float32Ar
     }
     total += Math.sqrt(sum / ref.bins);
   }
-  return total / ref.frames;
+  return frames === 0 ? 0 : total / frames;
 }
 
 /** 10·√2 / ln 10: MCD = (10/ln 10)·√(2·Σ Δc²) = MCD_DB_FACTOR·‖Δc‖ (Kubichek 1993). */
@@ -117,7 +145,7 @@ export const MCD_DB_FACTOR = (10 * Math.SQRT2) / Math.LN10;
  * mean over frames of MCD_DB_FACTOR·√(Σ_{k=1..K} (c_k − ĉ_k)²). c_0 (energy)
  * is excluded, so an overall gain does not count.
  */
-export function mcdFromCepstra(estimate: Spectrogram, reference: Spectrogram, order: number): number {
+export function mcdFromCepstra(estimate: Spectrogram, reference: Spectrogram, order: number, mask?: Uint8Array): number {
   if (estimate.frames !== reference.frames || estimate.bins !== reference.bins) {
     throw new InvalidArgumentError('mcd: cepstrograms differ in shape');
   }
@@ -125,7 +153,10 @@ export function mcdFromCepstra(estimate: Spectrogram, reference: Spectrogram, or
     throw new InvalidArgumentError(`mcd: order must be in [1, ${reference.bins - 1}], got ${order}`);
   }
   let total = 0;
+  let frames = 0;
   for (let f = 0; f < reference.frames; f++) {
+    if (mask !== undefined && mask[f] === 0) continue;
+    frames++;
     let sum = 0;
     for (let k = 1; k <= order; k++) {
       const d = estimate.data[f * reference.bins + k]! - reference.data[f * reference.bins + k]!;
@@ -133,7 +164,7 @@ export function mcdFromCepstra(estimate: Spectrogram, reference: Spectrogram, or
     }
     total += Math.sqrt(sum);
   }
-  return (MCD_DB_FACTOR * total) / reference.frames;
+  return frames === 0 ? 0 : (MCD_DB_FACTOR * total) / frames;
 }
 
 /**
@@ -248,6 +279,8 @@ export interface MelCepstralDistortionOptions {
   hopLength?: number;
   /** Floor powers at this many dB below the reference's loudest bin. Default 80. */
   dynamicRangeDb?: number;
+  /** Score only the reference's frames within this many dB of its loudest (see {@link activeFrameMask}). Default: every frame. */
+  activeFramesDb?: number;
 }
 
 /**
@@ -259,13 +292,13 @@ export interface MelCepstralDistortionOptions {
  */
 export function melCepstralDistortion(estimate: Float32Array, reference: Float32Array, options: MelCepstralDistortionOptions): number {
   checkPair(estimate, reference, 'melCepstralDistortion');
-  const { sampleRate, order = 24, alpha, nFft = 256, hopLength = Math.floor(nFft / 4), dynamicRangeDb = 80 } = options;
+  const { sampleRate, order = 24, alpha, nFft = 256, hopLength = Math.floor(nFft / 4), dynamicRangeDb = 80, activeFramesDb } = options;
   const ref = stftPower(reference, { nFft, hopLength });
   const est = stftPower(estimate, { nFft, hopLength });
   const floor = relativeFloor(ref.data, dynamicRangeDb, 'melCepstralDistortion');
   const floored = (p: Spectrogram): Spectrogram => ({ ...p, data: p.data.map((v) => Math.max(v, floor)) });
   const cepstra = (p: Spectrogram): Spectrogram => melCepstrum(floored(p), sampleRate, { order, ...(alpha === undefined ? {} : { alpha }) });
-  return mcdFromCepstra(cepstra(est), cepstra(ref), order);
+  return mcdFromCepstra(cepstra(est), cepstra(ref), order, activeFrameMask(ref, activeFramesDb));
 }
 
 /** The three reconstruction metrics for one clip. */
@@ -280,13 +313,15 @@ export interface ReconstructionMetrics {
 
 /**
  * SI-SNR, LSD and MCD of a reconstruction against its input, with the
- * defaults above (nFft = the power of two nearest 32 ms, hop nFft/4).
+ * defaults above (nFft = the power of two nearest 32 ms, hop nFft/4);
+ * `activeFramesDb` restricts LSD and MCD to the reference's active frames.
  */
-export function reconstructionMetrics(estimate: Float32Array, reference: Float32Array, sampleRate: number): ReconstructionMetrics {
+export function reconstructionMetrics(estimate: Float32Array, reference: Float32Array, sampleRate: number, options: { activeFramesDb?: number } = {}): ReconstructionMetrics {
   const nFft = 2 ** Math.round(Math.log2(0.032 * sampleRate));
+  const { activeFramesDb } = options;
   return {
     siSnrDb: siSnr(estimate, reference),
-    logSpectralDistanceDb: logSpectralDistance(estimate, reference, { nFft }),
-    melCepstralDistortionDb: melCepstralDistortion(estimate, reference, { sampleRate, nFft }),
+    logSpectralDistanceDb: logSpectralDistance(estimate, reference, { nFft, activeFramesDb }),
+    melCepstralDistortionDb: melCepstralDistortion(estimate, reference, { sampleRate, nFft, activeFramesDb }),
   };
 }
