@@ -81,18 +81,22 @@ const ROUNDS = 6;
 async function throughputs(items, contenders) {
   const entries = Object.entries(contenders);
   for (const [, fn] of entries) await fn();
-  const acc = Object.fromEntries(entries.map(([k]) => [k, { n: 0, ms: 0 }]));
+  const acc = Object.fromEntries(entries.map(([k]) => [k, { n: 0, ms: 0, cpuMs: 0 }]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [k, fn] of entries) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       do {
         await fn();
         acc[k].n += items;
       } while (performance.now() - t0 < (opts.seconds * 1000) / ROUNDS);
+      const c = process.cpuUsage(c0);
       acc[k].ms += performance.now() - t0;
+      acc[k].cpuMs += (c.user + c.system) / 1000;
     }
   }
-  return Object.fromEntries(entries.map(([k]) => [k, (acc[k].n / acc[k].ms) * 1000]));
+  // images/s of wall-clock time, and images per CPU-second of the whole process (all threads).
+  return Object.fromEntries(entries.map(([k]) => [k, { wall: (acc[k].n / acc[k].ms) * 1000, cpu: (acc[k].n / acc[k].cpuMs) * 1000 }]));
 }
 
 async function exportTo(tokenizer) {
@@ -123,7 +127,11 @@ async function measure(tokenizer, onnx, pixels, shape) {
     onnxSpin: () => onnx.spinning.decode(codesData, codes.shape),
   });
   tf.dispose([input, codes]);
-  return { tfjsEncode: enc.tfjs, onnxEncode: enc.onnx, onnxSpinEncode: enc.onnxSpin, tfjsDecode: dec.tfjs, onnxDecode: dec.onnx, onnxSpinDecode: dec.onnxSpin };
+  const pick = (m) => ({
+    tfjsEncode: enc.tfjs[m], onnxEncode: enc.onnx[m], onnxSpinEncode: enc.onnxSpin[m],
+    tfjsDecode: dec.tfjs[m], onnxDecode: dec.onnx[m], onnxSpinDecode: dec.onnxSpin[m],
+  });
+  return { ...pick('wall'), perCpuSecond: pick('cpu') };
 }
 
 /** Codes and pixels of both paths over the whole test set; mismatching codes are checked for ties. */
@@ -204,13 +212,18 @@ for (const batch of [1, 16]) {
 }
 
 const ratio = (a, b) => `${fmt(a)} (${(a / b).toFixed(1)}x)`;
-console.log('\nimages/s (speed-up over TF.js)   TF.js enc   ONNX enc     ONNX enc spin   TF.js dec   ONNX dec     ONNX dec spin');
-for (const r of rows) {
-  console.log(
-    `${r.model.padEnd(17)} b=${String(r.batch).padEnd(4)} ${fmt(r.tfjsEncode).padStart(11)} ${ratio(r.onnxEncode, r.tfjsEncode).padStart(13)} ${ratio(r.onnxSpinEncode, r.tfjsEncode).padStart(15)}` +
-      ` ${fmt(r.tfjsDecode).padStart(11)} ${ratio(r.onnxDecode, r.tfjsDecode).padStart(13)} ${ratio(r.onnxSpinDecode, r.tfjsDecode).padStart(15)}`,
-  );
-}
+const table = (title, get) => {
+  console.log(`\n${title.padEnd(24)}   TF.js enc   ONNX enc (vs TF.js)  ONNX enc spin   TF.js dec   ONNX dec (vs TF.js)  ONNX dec spin`);
+  for (const row of rows) {
+    const r = get(row);
+    console.log(
+      `${row.model.padEnd(17)} b=${String(row.batch).padEnd(4)} ${fmt(r.tfjsEncode).padStart(11)} ${ratio(r.onnxEncode, r.tfjsEncode).padStart(19)} ${ratio(r.onnxSpinEncode, r.tfjsEncode).padStart(15)}` +
+        ` ${fmt(r.tfjsDecode).padStart(11)} ${ratio(r.onnxDecode, r.tfjsDecode).padStart(19)} ${ratio(r.onnxSpinDecode, r.tfjsDecode).padStart(15)}`,
+    );
+  }
+};
+table('images/s', (r) => r);
+table('images per CPU-second', (r) => r.perCpuSecond);
 results.loadAverage.end = os.loadavg();
 console.log(`\nload average (1/5/15 min) at start ${results.loadAverage.start.map((v) => v.toFixed(2)).join(' ')}, at end ${results.loadAverage.end.map((v) => v.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
 const p = results.parity;
