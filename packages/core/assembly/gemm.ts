@@ -13,7 +13,7 @@
 // `ASC_FEATURE_RELAXED_SIMD` is a compile-time constant, so each build holds
 // only its own branch.
 
-import { argMinRowsRange, binaryRange, columnSumsRange, unaryRange } from './vector';
+import { argMinRowsRange, binaryRange, columnSumsRange, rowSumsRange, unaryRange } from './vector';
 import {
   depthToSpaceRange,
   spaceToDepthRange,
@@ -77,6 +77,8 @@ const TASK_DEPTH_TO_SPACE: i32 = 12;
 const TASK_WINOGRAD_INPUT_ADJOINT: i32 = 13;
 /** Index of each row's minimum (assembly/vector.ts); descriptor words documented at vectorChunk. */
 const TASK_ARGMIN_ROWS: i32 = 14;
+/** Sums (or means) of rows (assembly/vector.ts); descriptor words documented at vectorChunk. */
+const TASK_ROW_SUMS: i32 = 15;
 /** Per-thread scratch base pointers start here, one i32 per thread. */
 const DESC_SCRATCH: usize = 128;
 
@@ -560,12 +562,12 @@ function convChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
 
 /**
  * Chunk `chunk` of `chunks` of an element-wise or reduction task. Descriptor
- * words: A, B = operands, C = output; M = elements (rows for column sums and
- * argmin); N = period of the repeating operand (columns for column sums and
- * argmin); K = elements of the output each element of the repeating operand
+ * words: A, B = operands, C = output; M = elements (rows for column sums,
+ * row sums and argmin); N = period of the repeating operand (columns for
+ * column sums, row sums and argmin); K = elements of the output each element of the repeating operand
  * stands for (1: it repeats cyclically); TRANS_A = operation; TRANS_B = 1
  * when A is the repeating operand; ACCUMULATE = the f32 parameter (step's
- * alpha). Element-wise chunks cover 16-float (cache-line) multiples.
+ * alpha, the divisor of row means). Element-wise chunks cover 16-float (cache-line) multiples.
  */
 function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
   const a = <usize>load<u32>(desc, DESC_A);
@@ -580,6 +582,10 @@ function vectorChunk(desc: usize, kind: i32, chunk: i32, chunks: i32): void {
   }
   if (kind == TASK_ARGMIN_ROWS) {
     argMinRowsRange(a, out, n, chunkStart(m, 1, chunk, chunks), chunkStart(m, 1, chunk + 1, chunks));
+    return;
+  }
+  if (kind == TASK_ROW_SUMS) {
+    rowSumsRange(a, out, n, load<f32>(desc, DESC_ACCUMULATE), chunkStart(m, 1, chunk, chunks), chunkStart(m, 1, chunk + 1, chunks));
     return;
   }
   const start = chunkStart(m, 16, chunk, chunks);

@@ -245,3 +245,38 @@ export function argMinRowsRange(x: usize, out: usize, cols: i32, r0: i32, r1: i3
     store<i32>(out + (<usize>r << 2), bestIndex);
   }
 }
+
+/**
+ * Rows [r0, r1) of out[r] = Σ_j x[r·cols + j] (`divisor` 0), or of the mean
+ * Σ_j f32(x[r·cols + j] / divisor) (tfjs-cpu divides each element in
+ * float32 before summing), accumulated in double precision like tfjs.
+ */
+export function rowSumsRange(x: usize, out: usize, cols: i32, divisor: f32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << 2;
+  const d = f32x4.splat(divisor);
+  for (let r = r0; r < r1; r++) {
+    const row = x + <usize>r * rowBytes;
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    let j = 0;
+    if (divisor != 0) {
+      for (; j + 4 <= cols; j += 4) {
+        const v = f32x4.div(v128.load(row + (<usize>j << 2)), d);
+        s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v));
+        s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+      }
+    } else {
+      for (; j + 4 <= cols; j += 4) {
+        const v = v128.load(row + (<usize>j << 2));
+        s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v));
+        s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+      }
+    }
+    const s = f64x2.add(s0, s1);
+    let total = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+    for (; j < cols; j++) {
+      const v = load<f32>(row + (<usize>j << 2));
+      total += <f64>(divisor != 0 ? v / divisor : v);
+    }
+    store<f32>(out + (<usize>r << 2), <f32>total);
+  }
+}

@@ -76,6 +76,24 @@ describe.each(backends)('element-wise and reduction kernels on $name', ({ name }
     for (let i = 0; i < 3; i++) expect(Array.from(ours.values[i]!)).toEqual(Array.from(reference.values[i]!));
   });
 
+  it('trailing-axis Sum/Mean (row sums, whole-tensor means) and ZerosLike/OnesLike/Fill match tfjs cpu at SIMD sizes', async () => {
+    const random = seededRandom(29);
+    const x = randomArray(random, 3136 * 67);
+    const fn = () => {
+      const t = tf.tensor2d(x, [3136, 67]);
+      const t3 = tf.reshape(t, [56, 56, 67]);
+      return [
+        tf.sum(t, 1), tf.sum(t, -1, true), tf.mean(t, 1), tf.mean(t), tf.sum(t), tf.mean(t3, [1, 2]), tf.sum(tf.square(t), 1, true),
+        tf.zerosLike(t), tf.onesLike(t), tf.fill([5, 7], 2.5), tf.add(tf.zerosLike(t), t),
+      ];
+    };
+    const ours = await runOnBackend(name, fn);
+    const reference = await runOnBackend('cpu', fn);
+    expect(compareResults(ours, reference)).toBeLessThanOrEqual(1e-6);
+    const ints = () => [tf.cast(tf.zerosLike(tf.tensor1d([1, 2], 'int32')), 'float32'), tf.cast(tf.fill([3], 4, 'int32'), 'float32')];
+    expect(compareResults(await runOnBackend(name, ints), await runOnBackend('cpu', ints))).toBe(0);
+  });
+
   it('matches tfjs cpu on tensors large enough for the engine\'s SIMD, multi-threaded loops', async () => {
     const random = seededRandom(27);
     const x = randomArray(random, 64 * 33 * 35);

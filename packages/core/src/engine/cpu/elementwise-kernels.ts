@@ -184,3 +184,30 @@ export function createCastKernel(original: KernelFunc): KernelFunc {
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   });
 }
+
+/**
+ * `ZerosLike`/`OnesLike` of float32 and `Fill` with float32 dtype (e.g. the
+ * zero gradients of a stop-gradient) into recycled storage: tfjs-cpu
+ * allocates a fresh array per call, whose page faults and zeroing dominate
+ * at activation sizes. Other dtypes go to the original kernels.
+ */
+export function createFillKernel(kind: 'zerosLike' | 'onesLike' | 'fill', original: KernelFunc): KernelFunc {
+  return asKernelFunc((args: CpuKernelArgs) => {
+    const { inputs, backend, attrs } = args;
+    let shape: number[];
+    let value: number;
+    if (kind === 'fill') {
+      if (attrs?.dtype !== 'float32' || typeof attrs.value !== 'number') return callKernel(original, args);
+      shape = (attrs.shape as number[]).slice();
+      value = attrs.value;
+    } else {
+      const x = inputs.x!;
+      if (x.dtype !== 'float32') return callKernel(original, args);
+      shape = x.shape.slice();
+      value = kind === 'onesLike' ? 1 : 0;
+    }
+    const out = allocOutput(backend, sizeOf(shape));
+    out.fill(value);
+    return backend.makeTensorInfo(shape, 'float32', out);
+  });
+}

@@ -34,14 +34,7 @@ export function createReduceKernel(kind: 'sum' | 'mean', vector: VectorOps, orig
     const divisor = kind === 'mean' ? reduceSize : 0;
     if (trailing) {
       // Each output sums a contiguous run (this also covers the all-axes case).
-      const run = reduceSize;
-      for (let i = 0; i < outSize; i++) {
-        let total = 0;
-        const base = i * run;
-        if (divisor) for (let j = 0; j < run; j++) total += Math.fround(xs[base + j]! / divisor);
-        else for (let j = 0; j < run; j++) total += xs[base + j]!;
-        out[i] = total;
-      }
+      vector.rowSums(xs, outSize, reduceSize, out, divisor);
     } else if (!divisor) {
       // Column sums over contiguous rows of length outSize (e.g. a bias gradient), in double precision like tfjs.
       vector.columnSums(xs, reduceSize, outSize, out);

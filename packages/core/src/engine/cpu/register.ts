@@ -20,7 +20,7 @@ import {
   createConv2DBackpropInput,
   createFusedConv2D,
 } from './conv-kernels.js';
-import { createBinaryKernel, createCastKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
+import { createBinaryKernel, createCastKernel, createFillKernel, createStepKernel, createTransposeKernel, createUnaryKernel } from './elementwise-kernels.js';
 import { createBatchMatMul, createFusedMatMul } from './matmul-kernels.js';
 import { createArgMinKernel, createGatherKernel, createReduceKernel, createUnsortedSegmentSumKernel } from './reduce-kernels.js';
 import { PooledCpuBackend } from './pooled-backend.js';
@@ -63,6 +63,9 @@ export const VQKIT_CPU_KERNELS = [
   'Sqrt',
   'Cast',
   'ArgMin',
+  'ZerosLike',
+  'OnesLike',
+  'Fill',
 ] as const;
 
 /** State kept per registered backend name so it can be re-registered with another engine. */
@@ -92,6 +95,9 @@ function overrides(gemm: GemmEngine, vector: VectorOps, scratch: ConvScratch, or
     ['Sqrt', createUnaryKernel('sqrt', vector, original('Sqrt'))],
     ['Cast', createCastKernel(original('Cast'))],
     ['ArgMin', createArgMinKernel(vector, original('ArgMin'))],
+    ['ZerosLike', createFillKernel('zerosLike', original('ZerosLike'))],
+    ['OnesLike', createFillKernel('onesLike', original('OnesLike'))],
+    ['Fill', createFillKernel('fill', original('Fill'))],
   ]);
 }
 

@@ -19,6 +19,8 @@ export interface VectorOps {
    * trailing-axes operand, column vector against a matrix).
    */
   binary(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner?: number): void;
+  /** out[r] = Σ_j x[r·cols + j], or with a nonzero `divisor` Σ_j f32(x[r·cols + j] / divisor) (double-precision accumulation). */
+  rowSums(x: Float32Array, rows: number, cols: number, out: Float32Array, divisor?: number): void;
   /** out[r] = first index of the minimum of row r of the rows × cols `x` (NaN never wins unless it starts the row). */
   argMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void;
   /** out = f(x); `alpha` is step's value for x ≤ 0. */
@@ -145,6 +147,15 @@ function jsColumnSums(x: Float32Array, rows: number, cols: number, out: Float32A
   out.set(totals);
 }
 
+function jsRowSums(x: Float32Array, rows: number, cols: number, out: Float32Array, divisor = 0): void {
+  for (let r = 0, base = 0; r < rows; r++, base += cols) {
+    let total = 0;
+    if (divisor) for (let j = 0; j < cols; j++) total += Math.fround(x[base + j]! / divisor);
+    else for (let j = 0; j < cols; j++) total += x[base + j]!;
+    out[r] = total;
+  }
+}
+
 function jsArgMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void {
   for (let r = 0, base = 0; r < rows; r++, base += cols) {
     let best = x[base]!;
@@ -161,7 +172,7 @@ function jsArgMinRows(x: Float32Array, rows: number, cols: number, out: Int32Arr
 }
 
 /** The JavaScript implementations. */
-export const jsVectorOps: VectorOps = { binary: jsBinary, unary: jsUnary, columnSums: jsColumnSums, argMinRows: jsArgMinRows };
+export const jsVectorOps: VectorOps = { binary: jsBinary, unary: jsUnary, columnSums: jsColumnSums, rowSums: jsRowSums, argMinRows: jsArgMinRows };
 
 /** Arrays shorter than this stay in JavaScript (a call into the engine costs about a microsecond). */
 const SMALL_ELEMENTS = 256;
@@ -169,12 +180,13 @@ const SMALL_ELEMENTS = 256;
 /** The engine's own loops when it has them (duck-typed), with small arrays kept in JavaScript. */
 export function vectorOpsOf(engine: GemmEngine): VectorOps {
   const candidate = engine as GemmEngine & Partial<VectorOps>;
-  if (typeof candidate.binary !== 'function' || typeof candidate.unary !== 'function' || typeof candidate.columnSums !== 'function' || typeof candidate.argMinRows !== 'function') {
+  if (typeof candidate.binary !== 'function' || typeof candidate.unary !== 'function' || typeof candidate.columnSums !== 'function' || typeof candidate.argMinRows !== 'function' || typeof candidate.rowSums !== 'function') {
     return jsVectorOps;
   }
   const fast = candidate as GemmEngine & VectorOps;
   return {
     binary: (op, a, b, out, inner = 1) => (out.length < SMALL_ELEMENTS ? jsBinary(op, a, b, out, inner) : fast.binary(op, a, b, out, inner)),
+    rowSums: (x, rows, cols, out, divisor) => (rows * cols < SMALL_ELEMENTS ? jsRowSums(x, rows, cols, out, divisor) : fast.rowSums(x, rows, cols, out, divisor)),
     argMinRows: (x, rows, cols, out) => (rows * cols < SMALL_ELEMENTS ? jsArgMinRows(x, rows, cols, out) : fast.argMinRows(x, rows, cols, out)),
     unary: (op, x, out, alpha) => (out.length < SMALL_ELEMENTS ? jsUnary(op, x, out, alpha) : fast.unary(op, x, out, alpha)),
     columnSums: (x, rows, cols, out) => (rows * cols < SMALL_ELEMENTS ? jsColumnSums(x, rows, cols, out) : fast.columnSums(x, rows, cols, out)),

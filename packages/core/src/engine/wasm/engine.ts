@@ -110,6 +110,11 @@ export interface WasmGemmEngine extends GemmEngine {
    * columns). `out` may be the full operand (the operation is then in place).
    */
   binary(op: VectorBinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, inner?: number): void;
+  /**
+   * out[r] = Σ_j x[r·cols + j], or with a nonzero `divisor` Σ_j f32(x[r·cols + j] / divisor)
+   * (a mean the way tfjs-cpu computes it), accumulated in double precision.
+   */
+  rowSums(x: Float32Array, rows: number, cols: number, out: Float32Array, divisor?: number): void;
   /** out[r] = index of the minimum of row r of the rows × cols matrix `x` (tfjs-cpu's argMin semantics). */
   argMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void;
   /** out = f(x) element-wise; `alpha` is step's value for x ≤ 0 (tfjs semantics: NaN stays NaN). */
@@ -196,6 +201,7 @@ const TASK_SPACE_TO_DEPTH = 11;
 const TASK_DEPTH_TO_SPACE = 12;
 const TASK_WINOGRAD_INPUT_ADJOINT = 13;
 const TASK_ARGMIN_ROWS = 14;
+const TASK_ROW_SUMS = 15;
 
 /** Transform points α² of F(4×4, r×r). */
 function winogradPoints(filterSize: number): number {
@@ -481,6 +487,31 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
     desc[7] = repeatedIsA ? 1 : 0;
     this.runVectorTask(TASK_BINARY, n, Math.ceil(n / 16));
     if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, n));
+  }
+
+  rowSums(x: Float32Array, rows: number, cols: number, out: Float32Array, divisor = 0): void {
+    this.assertLive();
+    positiveInteger(rows + 1, 'rowSums: rows + 1');
+    positiveInteger(cols + 1, 'rowSums: cols + 1');
+    this.checkLength(x, rows * cols, 'rowSums: x');
+    this.checkLength(out, rows, 'rowSums: out');
+    if (rows === 0) return;
+    if (cols === 0) {
+      out.fill(0, 0, rows);
+      return;
+    }
+    const [ptrX, ptrOut] = this.place([
+      { array: x, offset: 0, length: rows * cols, copyIn: true },
+      { array: out, offset: 0, length: rows, copyIn: false },
+    ]) as [number, number];
+    const desc = this.desc;
+    desc[0] = rows;
+    desc[1] = cols;
+    desc[3] = ptrX;
+    desc[5] = ptrOut;
+    this.descFloats[8] = divisor;
+    this.runVectorTask(TASK_ROW_SUMS, rows * cols, rows);
+    if (!this.arena.owns(out)) out.set(this.arena.floats(ptrOut, rows));
   }
 
   argMinRows(x: Float32Array, rows: number, cols: number, out: Int32Array): void {

@@ -151,6 +151,21 @@ describe('WebAssembly element-wise and reduction tasks', () => {
     expect(Array.from(out)).toEqual(Array.from(a, (v, i) => Math.fround(v - col[Math.floor(i / 4)]!)));
   });
 
+  it('row sums and means match the double-precision loops for wide, narrow and odd widths', () => {
+    for (const [rows, cols] of [[3136, 64], [1, 50176], [513, 37], [7, 3], [5, 0]] as const) {
+      const x = values(rows * cols, rows + 3 * cols);
+      for (const divisor of [0, cols || 1]) {
+        const expected = new Float32Array(rows);
+        jsVectorOps.rowSums(x, rows, cols, expected, divisor);
+        for (const { label, engine } of engines) {
+          const out = new Float32Array(rows).fill(NaN);
+          engine.rowSums(x, rows, cols, out, divisor);
+          expect(relativeError(out, expected), `${label} ${rows}×${cols} divisor ${divisor}`).toBeLessThanOrEqual(1e-6);
+        }
+      }
+    }
+  });
+
   it('argMinRows finds the first minimum of each row like tfjs cpu, NaN and infinities included', () => {
     for (const [rows, cols] of [[3136, 512], [100, 3], [7, 9], [50, 1], [300, 37]] as const) {
       const x = values(rows * cols, rows * cols);
