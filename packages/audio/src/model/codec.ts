@@ -292,8 +292,9 @@ export class IstftDecoder extends Module {
     for (let j = 0; j < residualUnits; j++) this.low.push(this.addModule(`low${j}`, new ResidualUnit1d(channels, kernelSize, deriveSeed(seed, `low${j}`))));
     this.up = this.addModule('up', new ConvTranspose1d({ inChannels: channels, outChannels: channels, kernelSize: ratio === 1 ? 1 : 2 * ratio, stride: ratio, seed: deriveSeed(seed, 'up') }));
     for (let j = 0; j < residualUnits; j++) this.high.push(this.addModule(`high${j}`, new ResidualUnit1d(channels, kernelSize, deriveSeed(seed, `high${j}`))));
-    this.magnitude = this.addModule('magnitude', new Conv1d({ inChannels: channels, outChannels: bins, kernelSize: 1, init: 'glorot', seed: deriveSeed(seed, 'magnitude') }));
-    // Start quiet (|X| ≈ e^−4 per bin) rather than at full-scale noise.
+    // Start quiet, |X| = e^−4 in every bin whatever the input (zero weights), rather than at up to e^5 per bin:
+    // with random weights the first steps' outputs were hundreds of times louder than speech.
+    this.magnitude = this.addModule('magnitude', new Conv1d({ inChannels: channels, outChannels: bins, kernelSize: 1, init: 'zeros', seed: deriveSeed(seed, 'magnitude') }));
     this.magnitude.bias!.assign(tf.fill([bins], -4));
     this.phase = this.addModule('phase', new Conv1d({ inChannels: channels, outChannels: bins, kernelSize: 1, init: 'glorot', seed: deriveSeed(seed, 'phase') }));
   }
