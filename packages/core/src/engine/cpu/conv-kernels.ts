@@ -7,6 +7,9 @@
  *
  * with M = batch·outH·outW, K = filterH·filterW·inC, N = outC. A 1×1,
  * stride-1, unpadded convolution skips im2col: X already is the M×K matrix.
+ * When the engine has Winograd transforms, 3×3 stride-1 and 4×4 stride-2
+ * convolutions with channel counts in multiples of 4 take the Winograd
+ * paths of `winograd-conv.ts` instead (2–4× fewer multiply-adds).
  * NCHW and non-float32 inputs go to the original `cpu` kernels.
  */
 import { backend_util, type KernelFunc } from '@tensorflow/tfjs-core';

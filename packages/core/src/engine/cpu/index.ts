@@ -6,13 +6,15 @@
  * Layout of this directory:
  * - `register.ts`: registers the backend (a copy of tfjs-cpu's kernel table
  *   with `VQKIT_CPU_KERNELS` replaced) on a `PooledCpuBackend`;
- * - `matmul-kernels.ts`, `conv-kernels.ts` (+ `im2col.ts`): BatchMatMul,
- *   _FusedMatMul, Conv2D, FusedConv2D, Conv2DBackpropInput/Filter on an
- *   injected `GemmEngine` (the WebAssembly engine when it loads, else
- *   `referenceGemm`);
+ * - `matmul-kernels.ts`, `conv-kernels.ts` (+ `im2col.ts`,
+ *   `winograd-conv.ts`): BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D,
+ *   Conv2DBackpropInput/Filter on an injected `GemmEngine` (the WebAssembly
+ *   engine when it loads, else `referenceGemm`); 3×3 stride-1 and 4×4
+ *   stride-2 convolutions by Winograd when the engine has the transforms;
  * - `elementwise-kernels.ts`, `reduce-kernels.ts`: Add/Sub/Multiply/RealDiv/
- *   SquaredDifference, Relu/Step/Square/Sqrt, Transpose, Sum/Mean, GatherV2,
- *   UnsortedSegmentSum fast paths (other cases delegate to tfjs-cpu);
+ *   SquaredDifference, Relu/Step/Square/Sqrt, Transpose, Cast, Fill/ZerosLike/
+ *   OnesLike, Sum/Mean, ArgMin, GatherV2, UnsortedSegmentSum fast paths
+ *   (other cases delegate to tfjs-cpu);
  * - `epilogue.ts`: in-place bias + activation of the fused kernels;
  * - `pooled-backend.ts`: tensor storage recycled by exact length, inside the
  *   GEMM engine's memory so GEMM operands are used without copies;
