@@ -195,6 +195,7 @@ export async function runAudioPriorBench(opts) {
   console.log(`engine: ${engine.description}`);
   // Loaded now: the directory may be rewritten (a tokenizer retrained) while the prior trains.
   const tokenizer = await AudioTokenizer.load(opts.tokenizer);
+  const tokenizerId = tokenizer.id;
   const started = performance.now();
   const result = { date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadAverage: os.loadavg() }, engine: engine.description, options: opts };
 
@@ -215,7 +216,7 @@ export async function runAudioPriorBench(opts) {
   const trainCodes = await loadTokenizedCodes({ tokenizer: opts.tokenizer, data: train.file, cacheDir, onProgress: log('train') });
   const testCodes = await loadTokenizedCodes({ tokenizer: opts.tokenizer, data: test.file, cacheDir, onProgress: log('test') });
   const tokenizeSeconds = seconds(t0);
-  if (trainCodes.tokenizer.id !== tokenizer.id || testCodes.tokenizer.id !== tokenizer.id) throw new Error(`the tokenizer in ${opts.tokenizer} changed while tokenizing; run again`);
+  if (trainCodes.tokenizer.id !== tokenizerId || testCodes.tokenizer.id !== tokenizerId) throw new Error(`the tokenizer in ${opts.tokenizer} changed while tokenizing; run again`);
   const levels = opts.levels > 0 ? opts.levels : undefined;
   const trainData = priorDataFromCodes(trainCodes, { classNames: DIGITS, levels });
   const vocab = trainData.vocabulary;
@@ -224,7 +225,7 @@ export async function runAudioPriorBench(opts) {
   const frameCounts = trainCodes.items.map((item) => item.shape[0]);
   const rawBitsPerSecond = tokensPerSecond * Math.log2(vocab.codebookSize);
   const tokenizerLevels = trainCodes.tokenizer.codebookSizes.length;
-  result.tokenizer = { dir: path.relative(repoRoot, opts.tokenizer), id: tokenizer.id, levels: tokenizerLevels, modelledLevels: vocab.levels, codebookSize: vocab.codebookSize, framesPerSecond, rawBitsPerSecond };
+  result.tokenizer = { dir: path.relative(repoRoot, opts.tokenizer), id: tokenizerId, levels: tokenizerLevels, modelledLevels: vocab.levels, codebookSize: vocab.codebookSize, framesPerSecond, rawBitsPerSecond };
   result.codes = {
     train: trainData.sequences.length,
     test: testData.sequences.length,
@@ -235,7 +236,7 @@ export async function runAudioPriorBench(opts) {
     trainTokens: trainData.sequences.reduce((n, s) => n + s.length - 1, 0),
   };
   console.log(
-    `codes: tokenizer ${tokenizer.id} (${vocab.levels}${vocab.levels < tokenizerLevels ? ` of ${tokenizerLevels}` : ''} levels × K ${vocab.codebookSize}, ${framesPerSecond} frames/s = ${rawBitsPerSecond} bit/s raw), ` +
+    `codes: tokenizer ${tokenizerId} (${vocab.levels}${vocab.levels < tokenizerLevels ? ` of ${tokenizerLevels}` : ''} levels × K ${vocab.codebookSize}, ${framesPerSecond} frames/s = ${rawBitsPerSecond} bit/s raw), ` +
       `${trainData.sequences.length} train + ${testData.sequences.length} test utterances, ${result.codes.trainTokens} training tokens ` +
       `(frames per clip: median ${result.codes.framesPerClip.median}, max ${result.codes.framesPerClip.max}; ${result.codes.cached ? 'from cache' : 'tokenized'} in ${tokenizeSeconds.toFixed(0)} s)`,
   );
@@ -374,7 +375,7 @@ export async function runAudioPriorBench(opts) {
   result.totalSeconds = seconds(started);
 
   const rows = [
-    ['tokenizer', `${tokenizer.id}: ${vocab.levels}${vocab.levels < tokenizerLevels ? ` of ${tokenizerLevels}` : ''} levels × ${vocab.codebookSize} codes, ${framesPerSecond} frames/s (${rawBitsPerSecond} bit/s uncoded)`],
+    ['tokenizer', `${tokenizerId}: ${vocab.levels}${vocab.levels < tokenizerLevels ? ` of ${tokenizerLevels}` : ''} levels × ${vocab.codebookSize} codes, ${framesPerSecond} frames/s (${rawBitsPerSecond} bit/s uncoded)`],
     ['held-out NLL, digit-conditional', `${fmt(conditional.bitsPerToken)} bits/token = ${fmt(conditional.bitsPerSecond, 0)} bit/s (${testData.sequences.length} test utterances)`],
     ['held-out NLL, unconditional', `${fmt(unconditional.bitsPerToken)} bits/token = ${fmt(unconditional.bitsPerSecond, 0)} bit/s`],
     ['unigram entropy of the codes (per level)', `${fmt(unigram)} bits/token on the training codes, ${fmt(unigramHeldOut)} held-out = ${fmt(unigramHeldOut * tokensPerSecond, 0)} bit/s`],
