@@ -219,6 +219,7 @@ export function createConv2D(gemm: GemmEngine, scratch: ConvScratch, original: K
     const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info, allocOutput(backend, sizeOf(info.outShape)), {
       x: x.dataId,
       w: filter.dataId,
+      live: (key) => backend.data.has(key),
     });
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   });
@@ -234,6 +235,7 @@ export function createFusedConv2D(gemm: GemmEngine, scratch: ConvScratch, origin
     const y = convForward(gemm, scratch, float32Values(backend, x), float32Values(backend, filter), info, allocOutput(backend, sizeOf(info.outShape)), {
       x: x.dataId,
       w: filter.dataId,
+      live: (key) => backend.data.has(key),
     });
     return finishFused(backend, info.outShape, y, {
       bias: inputs.bias ?? undefined,
@@ -256,6 +258,7 @@ export function createConv2DBackpropInput(gemm: GemmEngine, scratch: ConvScratch
     const dx = convBackpropInput(gemm, scratch, float32Values(backend, dy), float32Values(backend, filter), info, allocOutput(backend, sizeOf(info.inShape)), {
       dy: dy.dataId,
       w: filter.dataId,
+      live: (key) => backend.data.has(key),
     });
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   });
@@ -272,6 +275,7 @@ export function createConv2DBackpropFilter(gemm: GemmEngine, scratch: ConvScratc
     const dw = convBackpropFilter(gemm, scratch, float32Values(backend, x), float32Values(backend, dy), info, allocOutput(backend, sizeOf(info.filterShape)), {
       x: x.dataId,
       dy: dy.dataId,
+      live: (key) => backend.data.has(key),
     });
     return backend.makeTensorInfo(info.filterShape, 'float32', dw);
   });

@@ -48,6 +48,8 @@ export interface OperandKeys {
   x?: object;
   w?: object;
   dy?: object;
+  /** Whether a storage id still belongs to a live tensor: transforms of disposed tensors are dropped. */
+  live?: (key: object) => boolean;
 }
 
 /**
@@ -65,6 +67,8 @@ export class TransformCache {
     private readonly allocator: FloatAllocator,
     /** Bytes of cached arrays (and as many again of idle ones) kept at most. */
     private readonly maxBytes = 192 * 2 ** 20,
+    /** Bytes of idle arrays kept for reuse (the same shapes recur every training step). */
+    private readonly maxIdleBytes = 96 * 2 ** 20,
   ) {}
 
   /**
@@ -110,6 +114,20 @@ export class TransformCache {
     return out;
   }
 
+  /** Drops the entries of storage ids that `live` says are gone (their arrays become reusable). */
+  prune(live: (key: object) => boolean): void {
+    for (const [key, tags] of this.entries) {
+      if (live(key)) continue;
+      for (const array of tags.values()) this.release(array);
+      this.entries.delete(key);
+    }
+  }
+
+  /** Bytes held: cached arrays and idle ones kept for reuse. */
+  get heldBytes(): number {
+    return this.bytes + this.idleBytes;
+  }
+
   /** Returns every array to the allocator. */
   clear(): void {
     for (const tags of this.entries.values()) for (const array of tags.values()) this.allocator.free(array);
@@ -131,7 +149,7 @@ export class TransformCache {
 
   private release(array: Float32Array): void {
     this.bytes -= array.length * 4;
-    if (this.idleBytes + array.length * 4 > this.maxBytes) {
+    if (this.idleBytes + array.length * 4 > this.maxIdleBytes) {
       this.allocator.free(array);
       return;
     }
@@ -276,6 +294,7 @@ class Operands {
     this.r = g.filterHeight as 2 | 3;
     this.points = winogradPoints(this.r);
     this.tiles = s.ops.winogradTiles(g);
+    if (keys.live) s.cache.prune(keys.live);
   }
 
   private get origin(): string {
