@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { BackendError, FileFormatError, InvalidArgumentError } from '@vqkit/core';
-import { loadOnnxRuntime, ONNX_EXPORT_DIR, ONNX_MANIFEST_FILE, ortSessionOptions, type InferenceRuntime } from '@vqkit/image';
+import { chooseOnnxRuntime, loadOnnxRuntime, ONNX_EXPORT_DIR, ONNX_MANIFEST_FILE, ortSessionOptions, type InferenceRuntime, type OnnxRuntimeChoice } from '@vqkit/image';
 import { AUDIO_ONNX_FORMAT, type AudioOnnxManifest } from './export.js';
 
 /** Options of {@link openAudioOnnxRuntime}. */
@@ -105,16 +105,12 @@ export class AudioOnnxRuntime {
 }
 
 /** Outcome of choosing the inference runtime. */
-export interface AudioRuntimeChoice {
-  runtime: AudioOnnxRuntime | undefined;
-  /** Why ONNX Runtime is not used (when it is not). */
-  reason?: string;
-}
+export type AudioRuntimeChoice = OnnxRuntimeChoice<AudioOnnxRuntime>;
 
 /**
  * Opens the ONNX path for an audio tokenizer directory as `runtime` asks
- * (`tokenizerId` is called only when an export exists):
- * `'tfjs'` never, `'onnx'` always (errors propagate), `'auto'` when possible.
+ * (`tokenizerId` is called only when an export exists; the policy is
+ * @vqkit/image's `chooseOnnxRuntime`).
  */
 export async function openAudioOnnxRuntime(
   tokenizerDir: string,
@@ -122,14 +118,6 @@ export async function openAudioOnnxRuntime(
   runtime: InferenceRuntime,
   options: AudioOnnxRuntimeOptions = {},
 ): Promise<AudioRuntimeChoice> {
-  if (runtime === 'tfjs') return { runtime: undefined, reason: 'runtime tfjs requested' };
   const dir = options.onnxDir ?? path.join(tokenizerDir, ONNX_EXPORT_DIR);
-  try {
-    // The id hashes all weights: only worth computing when there is an export to check it against.
-    if (!fs.existsSync(path.join(dir, ONNX_MANIFEST_FILE))) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', dir);
-    return { runtime: await AudioOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads, spinning: options.spinning }) };
-  } catch (err) {
-    if (runtime === 'onnx') throw err;
-    return { runtime: undefined, reason: err instanceof Error ? err.message : String(err) };
-  }
+  return chooseOnnxRuntime(dir, runtime, () => AudioOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads, spinning: options.spinning }));
 }

@@ -121,16 +121,33 @@ export class ImageOnnxRuntime {
 }
 
 /** Outcome of choosing the inference runtime. */
-export interface RuntimeChoice {
-  runtime: ImageOnnxRuntime | undefined;
+export interface OnnxRuntimeChoice<R> {
+  runtime: R | undefined;
   /** Why ONNX Runtime is not used (when it is not). */
   reason?: string;
+}
+export type RuntimeChoice = OnnxRuntimeChoice<ImageOnnxRuntime>;
+
+/**
+ * The runtime policy every tokenizer shares: `'tfjs'` never opens the export
+ * in `exportDir`, `'onnx'` always does (errors propagate), `'auto'` does when
+ * an export exists and opens (else the reason is returned). `open` is called
+ * only when the manifest exists.
+ */
+export async function chooseOnnxRuntime<R>(exportDir: string, runtime: InferenceRuntime, open: () => Promise<R>): Promise<OnnxRuntimeChoice<R>> {
+  if (runtime === 'tfjs') return { runtime: undefined, reason: 'runtime tfjs requested' };
+  try {
+    if (!fs.existsSync(path.join(exportDir, ONNX_MANIFEST_FILE))) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', exportDir);
+    return { runtime: await open() };
+  } catch (err) {
+    if (runtime === 'onnx') throw err;
+    return { runtime: undefined, reason: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /**
  * Opens the ONNX path for a tokenizer directory as `runtime` asks
- * (`tokenizerId` is called only when an export exists):
- * `'tfjs'` never, `'onnx'` always (errors propagate), `'auto'` when possible.
+ * (`tokenizerId` is called only when an export exists; see {@link chooseOnnxRuntime}).
  */
 export async function openImageOnnxRuntime(
   tokenizerDir: string,
@@ -138,14 +155,7 @@ export async function openImageOnnxRuntime(
   runtime: InferenceRuntime,
   options: ImageOnnxRuntimeOptions = {},
 ): Promise<RuntimeChoice> {
-  if (runtime === 'tfjs') return { runtime: undefined, reason: 'runtime tfjs requested' };
   const dir = options.onnxDir ?? path.join(tokenizerDir, ONNX_EXPORT_DIR);
-  try {
-    // The id hashes all weights: only worth computing when there is an export to check it against.
-    if (!fs.existsSync(path.join(dir, ONNX_MANIFEST_FILE))) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', dir);
-    return { runtime: await ImageOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads, spinning: options.spinning }) };
-  } catch (err) {
-    if (runtime === 'onnx') throw err;
-    return { runtime: undefined, reason: err instanceof Error ? err.message : String(err) };
-  }
+  // The id hashes all weights: only worth computing when there is an export to check it against.
+  return chooseOnnxRuntime(dir, runtime, () => ImageOnnxRuntime.open(dir, tokenizerId(), { threads: options.threads, spinning: options.spinning }));
 }
