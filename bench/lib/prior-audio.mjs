@@ -15,7 +15,8 @@
 //     requested digit, beside the classifier's accuracy on the real test codes;
 //  5. samples of one digit (default 7) decoded to WAV files, with a real test
 //     utterance of that digit and its reconstruction by the tokenizer.
-// Writes bench/results/prior-audio-<timestamp>.json and bench/results/prior-audio/*.wav.
+// Writes bench/results/prior-audio-<timestamp>.json, and the prior and the WAVs
+// in bench/results/prior-audio/ (prior-audio-<N>levels/ with --levels N).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -333,7 +334,7 @@ export async function runAudioPriorBench(opts) {
   );
 
   // 5. Samples of one digit, decoded; a real utterance and its reconstruction beside them; the prior.
-  const outDir = path.join(RESULTS, 'prior-audio');
+  const outDir = path.join(RESULTS, vocab.levels < tokenizerLevels ? `prior-audio-${vocab.levels}levels` : 'prior-audio');
   fs.mkdirSync(outDir, { recursive: true });
   for (const f of fs.readdirSync(outDir)) if (f.endsWith('.wav')) fs.rmSync(path.join(outDir, f));
   prior.save(path.join(outDir, 'prior'));
