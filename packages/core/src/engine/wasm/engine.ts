@@ -589,83 +589,67 @@ class WasmGemmEngineImpl implements WasmGemmEngine {
   }
 
   winogradInput(x: Float32Array, g: Im2colGeometry, v: Float32Array): void {
-    this.assertLive();
-    this.checkWinograd(g, g.inChannels);
-    const { imageLength } = this.writeGeometry(g);
-    const tiles = this.winogradTiles(g);
-    const plane = winogradStride(tiles * g.inChannels);
-    const vLength = winogradPoints(g.filterHeight) * plane;
+    const { tiles, plane, pointsLength, imageLength } = this.prepareWinogradTiles(g, g.inChannels);
     this.checkLength(x, imageLength, 'winogradInput: x');
-    this.checkLength(v, vLength, 'winogradInput: v');
-    if (vLength === 0) return;
-    const [ptrX, ptrV] = this.place([
-      { array: x, offset: 0, length: imageLength, copyIn: true },
-      { array: v, offset: 0, length: vLength, copyIn: false },
-    ]) as [number, number];
-    this.desc[10] = plane;
-    this.runTileTask(TASK_WINOGRAD_INPUT, ptrX, ptrV, vLength, tiles);
-    if (!this.arena.owns(v)) v.set(this.arena.floats(ptrV, vLength));
+    this.checkLength(v, pointsLength, 'winogradInput: v');
+    this.runWinogradTransform(TASK_WINOGRAD_INPUT, x, imageLength, v, pointsLength, plane, tiles);
   }
 
   winogradInputAdjoint(dv: Float32Array, g: Im2colGeometry, dx: Float32Array): void {
-    this.assertLive();
-    this.checkWinograd(g, g.inChannels);
-    const { imageLength } = this.writeGeometry(g);
-    const tiles = this.winogradTiles(g);
-    const plane = winogradStride(tiles * g.inChannels);
-    const vLength = winogradPoints(g.filterHeight) * plane;
-    this.checkLength(dv, vLength, 'winogradInputAdjoint: dv');
+    const { plane, pointsLength, imageLength } = this.prepareWinogradTiles(g, g.inChannels);
+    this.checkLength(dv, pointsLength, 'winogradInputAdjoint: dv');
     this.checkLength(dx, imageLength, 'winogradInputAdjoint: dx');
-    if (imageLength === 0) return;
-    const [ptrV, ptrX] = this.place([
-      { array: dv, offset: 0, length: vLength, copyIn: true },
-      { array: dx, offset: 0, length: imageLength, copyIn: false },
-    ]) as [number, number];
-    this.desc[10] = plane;
-    this.runTileTask(TASK_WINOGRAD_INPUT_ADJOINT, ptrV, ptrX, vLength, g.batchSize);
-    if (!this.arena.owns(dx)) dx.set(this.arena.floats(ptrX, imageLength));
+    this.runWinogradTransform(TASK_WINOGRAD_INPUT_ADJOINT, dv, pointsLength, dx, imageLength, plane, g.batchSize);
   }
 
   winogradOutput(m: Float32Array, g: Im2colGeometry, channels: number, y: Float32Array): void {
-    this.assertLive();
-    const geometry = { ...g, inChannels: channels };
-    this.checkWinograd(geometry, channels);
-    this.writeGeometry(geometry);
-    const tiles = this.winogradTiles(g);
-    const plane = winogradStride(tiles * channels);
-    const mLength = winogradPoints(g.filterHeight) * plane;
-    const yLength = g.batchSize * g.outHeight * g.outWidth * channels;
-    this.checkLength(m, mLength, 'winogradOutput: m');
-    this.checkLength(y, yLength, 'winogradOutput: y');
-    if (yLength === 0) return;
-    const [ptrM, ptrY] = this.place([
-      { array: m, offset: 0, length: mLength, copyIn: true },
-      { array: y, offset: 0, length: yLength, copyIn: false },
-    ]) as [number, number];
-    this.desc[10] = plane;
-    this.runTileTask(TASK_WINOGRAD_OUTPUT, ptrM, ptrY, mLength, tiles);
-    if (!this.arena.owns(y)) y.set(this.arena.floats(ptrY, yLength));
+    const { tiles, plane, pointsLength, outputLength } = this.prepareWinogradTiles({ ...g, inChannels: channels }, channels);
+    this.checkLength(m, pointsLength, 'winogradOutput: m');
+    this.checkLength(y, outputLength, 'winogradOutput: y');
+    this.runWinogradTransform(TASK_WINOGRAD_OUTPUT, m, pointsLength, y, outputLength, plane, tiles);
   }
 
   winogradOutputAdjoint(dy: Float32Array, g: Im2colGeometry, channels: number, dm: Float32Array): void {
+    const { tiles, plane, pointsLength, outputLength } = this.prepareWinogradTiles({ ...g, inChannels: channels }, channels);
+    this.checkLength(dy, outputLength, 'winogradOutputAdjoint: dy');
+    this.checkLength(dm, pointsLength, 'winogradOutputAdjoint: dm');
+    this.runWinogradTransform(TASK_WINOGRAD_OUTPUT_ADJOINT, dy, outputLength, dm, pointsLength, plane, tiles);
+  }
+
+  /**
+   * Checks and geometry shared by the tile transforms: `channels` planes in
+   * the Winograd domain (`pointsLength` floats), the input image of `g`
+   * (`imageLength`) and the output image with `channels` channels.
+   */
+  private prepareWinogradTiles(
+    g: Im2colGeometry,
+    channels: number,
+  ): { tiles: number; plane: number; pointsLength: number; imageLength: number; outputLength: number } {
     this.assertLive();
-    const geometry = { ...g, inChannels: channels };
-    this.checkWinograd(geometry, channels);
-    this.writeGeometry(geometry);
+    this.checkWinograd(g, channels);
+    const { imageLength } = this.writeGeometry(g);
     const tiles = this.winogradTiles(g);
     const plane = winogradStride(tiles * channels);
-    const mLength = winogradPoints(g.filterHeight) * plane;
-    const dyLength = g.batchSize * g.outHeight * g.outWidth * channels;
-    this.checkLength(dy, dyLength, 'winogradOutputAdjoint: dy');
-    this.checkLength(dm, mLength, 'winogradOutputAdjoint: dm');
-    if (mLength === 0) return;
-    const [ptrDy, ptrM] = this.place([
-      { array: dy, offset: 0, length: dyLength, copyIn: true },
-      { array: dm, offset: 0, length: mLength, copyIn: false },
+    const outputLength = g.batchSize * g.outHeight * g.outWidth * channels;
+    return { tiles, plane, pointsLength: winogradPoints(g.filterHeight) * plane, imageLength, outputLength };
+  }
+
+  /**
+   * Runs one tile transform from `source` to `target` (lengths checked by the
+   * caller) in `units` work items: both placed in the arena, the target copied
+   * out when it is not arena memory.
+   */
+  private runWinogradTransform(kind: number, source: Float32Array, sourceLength: number, target: Float32Array, targetLength: number, plane: number, units: number): void {
+    if (targetLength === 0) return;
+    const [ptrSource, ptrTarget] = this.place([
+      { array: source, offset: 0, length: sourceLength, copyIn: true },
+      { array: target, offset: 0, length: targetLength, copyIn: false },
     ]) as [number, number];
     this.desc[10] = plane;
-    this.runTileTask(TASK_WINOGRAD_OUTPUT_ADJOINT, ptrDy, ptrM, mLength, tiles);
-    if (!this.arena.owns(dm)) dm.set(this.arena.floats(ptrM, mLength));
+    // The work scales with the Winograd-domain array, whichever side it is on.
+    const points = kind === TASK_WINOGRAD_INPUT || kind === TASK_WINOGRAD_OUTPUT_ADJOINT ? targetLength : sourceLength;
+    this.runTileTask(kind, ptrSource, ptrTarget, points, units);
+    if (!this.arena.owns(target)) target.set(this.arena.floats(ptrTarget, targetLength));
   }
 
   winogradFilter(w: Float32Array, inChannels: number, outChannels: number, flip: boolean, u: Float32Array, filterSize: 2 | 3 = 3): void {
