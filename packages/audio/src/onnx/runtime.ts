@@ -10,11 +10,10 @@
  * options (CPU provider, full graph optimisation, thread spinning off unless
  * `spinning` asks for it).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
-import { BackendError, FileFormatError, InvalidArgumentError } from '@vqkit/core';
-import { chooseOnnxRuntime, loadOnnxRuntime, ONNX_EXPORT_DIR, ONNX_MANIFEST_FILE, ortSessionOptions, type InferenceRuntime, type OnnxRuntimeChoice } from '@vqkit/image';
+import { InvalidArgumentError } from '@vqkit/core';
+import { chooseOnnxRuntime, loadOnnxRuntime, ONNX_EXPORT_DIR, openOnnxExport, type InferenceRuntime, type OnnxRuntimeChoice } from '@vqkit/image';
 import { AUDIO_ONNX_FORMAT, type AudioOnnxManifest } from './export.js';
 
 /** Options of {@link openAudioOnnxRuntime}. */
@@ -29,18 +28,6 @@ export interface AudioOnnxRuntimeOptions {
 
 type OrtModule = Awaited<ReturnType<typeof loadOnnxRuntime>>;
 
-function readManifest(file: string): AudioOnnxManifest {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new FileFormatError(`unreadable ONNX export manifest (${err instanceof Error ? err.message : String(err)})`, file, { cause: err });
-  }
-  const m = parsed as Partial<AudioOnnxManifest>;
-  if (m.format !== AUDIO_ONNX_FORMAT || m.version !== 1) throw new FileFormatError(`not a vqkit audio tokenizer ONNX export (format ${String(m.format)}, version ${String(m.version)})`, file);
-  return m as AudioOnnxManifest;
-}
-
 /** Encoder/decoder sessions of one audio export. */
 export class AudioOnnxRuntime {
   private constructor(
@@ -53,27 +40,7 @@ export class AudioOnnxRuntime {
 
   /** Opens the sessions; throws FileFormatError / BackendError with the reason. */
   static async open(dir: string, tokenizerId: string, options: Pick<AudioOnnxRuntimeOptions, 'threads' | 'spinning'> = {}): Promise<AudioOnnxRuntime> {
-    const manifestFile = path.join(dir, ONNX_MANIFEST_FILE);
-    if (!fs.existsSync(manifestFile)) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', manifestFile);
-    const manifest = readManifest(manifestFile);
-    if (manifest.tokenizerId !== tokenizerId) {
-      throw new FileFormatError(`the ONNX export was made from tokenizer ${manifest.tokenizerId}, but the weights are ${tokenizerId}; re-run \`vqkit export onnx\``, manifestFile);
-    }
-    let ort: OrtModule;
-    try {
-      ort = await loadOnnxRuntime();
-    } catch (err) {
-      throw new BackendError(`onnxruntime-node does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    const opts = ortSessionOptions(options.threads, options.spinning);
-    const encoder = await ort.InferenceSession.create(path.join(dir, manifest.encoder), opts);
-    let decoder: Ort.InferenceSession;
-    try {
-      decoder = await ort.InferenceSession.create(path.join(dir, manifest.decoder), opts);
-    } catch (err) {
-      await encoder.release();
-      throw err;
-    }
+    const { ort, encoder, decoder, manifest } = await openOnnxExport<AudioOnnxManifest>(dir, tokenizerId, AUDIO_ONNX_FORMAT, 'audio', options);
     return new AudioOnnxRuntime(ort, encoder, decoder, manifest, dir);
   }
 

@@ -54,16 +54,66 @@ export function ortSessionOptions(threads?: number, spinning = false): Ort.Infer
   };
 }
 
-function readManifest(file: string): ImageOnnxManifest {
+/** The manifest fields every tokenizer export has. */
+export interface OnnxExportManifest {
+  format: string;
+  version: number;
+  tokenizerId: string;
+  encoder: string;
+  decoder: string;
+}
+
+/** An export opened by {@link openOnnxExport}. */
+export interface OpenedOnnxExport<M extends OnnxExportManifest> {
+  ort: OrtModule;
+  encoder: Ort.InferenceSession;
+  decoder: Ort.InferenceSession;
+  manifest: M;
+}
+
+/**
+ * Opens the encoder/decoder export of a `modality` tokenizer in `dir` whose
+ * manifest has `format` (version 1) and was made from the weights `tokenizerId`; throws
+ * FileFormatError (missing, unreadable, foreign or stale export) or
+ * BackendError (onnxruntime-node does not load) with the reason.
+ */
+export async function openOnnxExport<M extends OnnxExportManifest>(
+  dir: string,
+  tokenizerId: string,
+  format: string,
+  modality: 'image' | 'audio',
+  options: { threads?: number; spinning?: boolean } = {},
+): Promise<OpenedOnnxExport<M>> {
+  const file = path.join(dir, ONNX_MANIFEST_FILE);
+  if (!fs.existsSync(file)) throw new FileFormatError('no ONNX export (run `vqkit export onnx`)', file);
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     throw new FileFormatError(`unreadable ONNX export manifest (${err instanceof Error ? err.message : String(err)})`, file, { cause: err });
   }
-  const m = parsed as Partial<ImageOnnxManifest>;
-  if (m.format !== IMAGE_ONNX_FORMAT || m.version !== 1) throw new FileFormatError(`not a vqkit image tokenizer ONNX export (format ${String(m.format)}, version ${String(m.version)})`, file);
-  return m as ImageOnnxManifest;
+  const manifest = parsed as Partial<M>;
+  if (manifest.format !== format || manifest.version !== 1) {
+    throw new FileFormatError(`not a vqkit ${modality} tokenizer ONNX export (format ${String(manifest.format)}, version ${String(manifest.version)})`, file);
+  }
+  if (manifest.tokenizerId !== tokenizerId) {
+    throw new FileFormatError(`the ONNX export was made from tokenizer ${manifest.tokenizerId}, but the weights are ${tokenizerId}; re-run \`vqkit export onnx\``, file);
+  }
+  let ort: OrtModule;
+  try {
+    ort = await loadOnnxRuntime();
+  } catch (err) {
+    throw new BackendError(`onnxruntime-node does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const opts = ortSessionOptions(options.threads, options.spinning);
+  const encoder = await ort.InferenceSession.create(path.join(dir, manifest.encoder!), opts);
+  try {
+    const decoder = await ort.InferenceSession.create(path.join(dir, manifest.decoder!), opts);
+    return { ort, encoder, decoder, manifest: manifest as M };
+  } catch (err) {
+    await encoder.release();
+    throw err;
+  }
 }
 
 /** Encoder/decoder sessions of one export. */
@@ -78,21 +128,7 @@ export class ImageOnnxRuntime {
 
   /** Opens the sessions; throws FileFormatError / BackendError with the reason. */
   static async open(dir: string, tokenizerId: string, options: Pick<ImageOnnxRuntimeOptions, 'threads' | 'spinning'> = {}): Promise<ImageOnnxRuntime> {
-    const manifestFile = path.join(dir, ONNX_MANIFEST_FILE);
-    if (!fs.existsSync(manifestFile)) throw new FileFormatError(`no ONNX export (run \`vqkit export onnx\`)`, manifestFile);
-    const manifest = readManifest(manifestFile);
-    if (manifest.tokenizerId !== tokenizerId) {
-      throw new FileFormatError(`the ONNX export was made from tokenizer ${manifest.tokenizerId}, but the weights are ${tokenizerId}; re-run \`vqkit export onnx\``, manifestFile);
-    }
-    let ort: OrtModule;
-    try {
-      ort = await loadOnnxRuntime();
-    } catch (err) {
-      throw new BackendError(`onnxruntime-node does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    const opts = ortSessionOptions(options.threads, options.spinning);
-    const encoder = await ort.InferenceSession.create(path.join(dir, manifest.encoder), opts);
-    const decoder = await ort.InferenceSession.create(path.join(dir, manifest.decoder), opts);
+    const { ort, encoder, decoder, manifest } = await openOnnxExport<ImageOnnxManifest>(dir, tokenizerId, IMAGE_ONNX_FORMAT, 'image', options);
     return new ImageOnnxRuntime(ort, encoder, decoder, manifest, dir);
   }
 
