@@ -47,9 +47,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_OPSET, InvalidArgumentError, OnnxGraphBuilder, writeFileAtomic, type OnnxAttributeValue, type VectorQuantizer } from '@vqkit/core';
-import { ONNX_DECODER_FILE, ONNX_ENCODER_FILE, ONNX_MANIFEST_FILE } from '@vqkit/image';
+import { codeVectors, nearestCodeNode, ONNX_DECODER_FILE, ONNX_ENCODER_FILE, ONNX_MANIFEST_FILE } from '@vqkit/image';
 import { type AudioCodec } from '../model/codec.js';
 import { hopLength, type AudioTokenizerConfig } from '../model/config.js';
 import { paddedWindow, resolveStftOptions, stftLeftPad } from '../dsp.js';
@@ -274,32 +273,6 @@ class LayerWriter {
     }
     return y;
   }
-}
-
-/**
- * Nearest-code search for rows z [N, D] against `vectors` [K, D]:
- * argmin_k ‖e_k‖² − 2·z·e_k as one MatMul of [z, 1] against [−2·Eᵀ; ‖e‖²]
- * ([D + 1, K]) and an ArgMin; int64 indices [N].
- */
-function nearestCodeNode(g: OnnxGraphBuilder, z: string, vectors: Float32Array, K: number, D: number, name: string): string {
-  const table = new Float32Array((D + 1) * K);
-  for (let k = 0; k < K; k++) {
-    let n = 0;
-    for (let d = 0; d < D; d++) {
-      const v = vectors[k * D + d]!;
-      table[d * K + k] = -2 * v;
-      n += v * v;
-    }
-    table[D * K + k] = n;
-  }
-  const withOne = g.node('Pad', [z, g.int64s([0, 0, 0, 1]), g.scalar(1)], { mode: 'constant' }); // [N, D + 1]
-  const scores = g.node('MatMul', [withOne, g.initializer(`${name}.search_table`, table, [D + 1, K])]);
-  return g.node('ArgMin', [scores], { axis: 1, keepdims: 0 });
-}
-
-/** The code vectors of one level exactly as TF.js uses them. */
-function codeVectors(vq: VectorQuantizer): Float32Array {
-  return tf.tidy(() => Float32Array.from(vq.codeVectors(tf.range(0, vq.codebookSize, 1, 'int32')).dataSync() as Float32Array));
 }
 
 /** The per-level quantizers, checked to quantize in the RVQ's codebook space (no per-level projections). */

@@ -216,9 +216,9 @@ function stages(f: number): number {
  * argmin_k ‖e_k‖² − 2·z·e_k (‖z‖² is the same for every k) as one MatMul of
  * [z, 1] against [−2·Eᵀ; ‖e‖²] ([D + 1, K]) and an ArgMin; returns int64
  * indices [N]. Folding ‖e‖² into the product saves the pass that Gemm's bias
- * makes over the [N, K] scores.
+ * makes over the [N, K] scores. Shared by the image and audio exporters.
  */
-function nearestCodeNode(g: OnnxGraphBuilder, z: string, vectors: Float32Array, K: number, D: number, name: string): string {
+export function nearestCodeNode(g: OnnxGraphBuilder, z: string, vectors: Float32Array, K: number, D: number, name: string): string {
   const table = new Float32Array((D + 1) * K);
   for (let k = 0; k < K; k++) {
     let n = 0;
@@ -235,7 +235,7 @@ function nearestCodeNode(g: OnnxGraphBuilder, z: string, vectors: Float32Array, 
 }
 
 /** The code vectors of a VectorQuantizer exactly as tfjs uses them (normalised rows for cosine codebooks). */
-function codeVectors(vq: VectorQuantizer): Float32Array {
+export function codeVectors(vq: VectorQuantizer): Float32Array {
   return tf.tidy(() => Float32Array.from(vq.codeVectors(tf.range(0, vq.codebookSize, 1, 'int32')).dataSync() as Float32Array));
 }
 
